@@ -1,0 +1,3 @@
+from amge_eval.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Torch data loading shared by every baseline: skeleton and video datasets and transforms."""

@@ -1,0 +1,68 @@
+"""Small file helpers shared across the project: atomic writes, hashing, default locations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, and the temporary
+    file is renamed over the target; a crash leaves at most a stray ``.tmp-*`` file, never a
+    half-written target.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def amge_home() -> Path:
+    """Root of amge-eval's default data locations: $AMGE_EVAL_HOME, else ~/.cache/amge-eval."""
+    env = os.environ.get("AMGE_EVAL_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "amge-eval"
+
+
+def default_labels_dir() -> Path:
+    """The label store: $AMGE_EVAL_LABELS, else <home>/labels."""
+    env = os.environ.get("AMGE_EVAL_LABELS")
+    return Path(env).expanduser() if env else amge_home() / "labels"
+
+
+def default_data_root() -> Path:
+    """Media (videos, skeletons) per dataset: $AMGE_EVAL_DATA, else <home>/data."""
+    env = os.environ.get("AMGE_EVAL_DATA")
+    return Path(env).expanduser() if env else amge_home() / "data"

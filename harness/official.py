@@ -1,0 +1,157 @@
+"""Import labels from the official MuscleMap release layout.
+
+Per split the release has two pickles: a list of video paths and a list of lists of muscle
+indices 0..19. The reference code multi-hot encodes them with scikit-learn's MultiLabelBinarizer
+fitted on 0..19, so column j is muscle j; ``multi_hot`` reproduces exactly that (a test checks
+it against MultiLabelBinarizer).
+
+Pickles can run code when loaded, so ``safe_unpickle`` admits only what these files need:
+lists, tuples, strings and integers. Any other object, including every class (numpy arrays,
+sets built through ``builtins``) is refused before it is created.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import get_card
+from .errors import AmgeError
+from .fileio import sha256_file, write_json_atomic
+from .labels import (LabelSet, activity_from_path, make_label_set, sample_id_from_path,
+                     split_path, write_labels)
+from .muscles import NUM_MUSCLES
+
+MAX_PICKLE_BYTES = 256 * 1024 * 1024
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):  # noqa: D401 - pickle API
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refused a persistent reference")
+
+
+def safe_unpickle(path: str | Path, what: str):
+    """Load a pickle of lists/tuples/str/int only; anything else raises AmgeError (E504)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AmgeError(f"{what} file {path} not found", code="E504")
+    size = path.stat().st_size
+    if size == 0:
+        raise AmgeError(f"{what} file {path} is empty", code="E504")
+    if size > MAX_PICKLE_BYTES:
+        raise AmgeError(f"{what} file {path} is {size} bytes; the cap is {MAX_PICKLE_BYTES}",
+                        code="E504")
+    data = path.read_bytes()
+    try:
+        obj = _RestrictedUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as exc:
+        raise AmgeError(f"{what} file {path} holds something other than lists of strings and "
+                        f"integers ({exc}); only the official release layout is accepted",
+                        code="E504") from exc
+    except Exception as exc:  # truncated or not a pickle at all
+        raise AmgeError(f"{what} file {path} is not a readable pickle: "
+                        f"{type(exc).__name__}: {exc}", code="E504") from exc
+    _check_plain(obj, path, what)
+    return obj
+
+
+_ALLOWED = (list, tuple, str, int)
+
+
+def _check_plain(obj, path: Path, what: str) -> None:
+    """Only lists/tuples/str/int (no bool, float, bytes, dict, set, None), checked without recursion."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if type(o) not in _ALLOWED:
+            raise AmgeError(f"{what} file {path} holds a {type(o).__name__}; only lists of "
+                            f"strings and lists of integer lists are accepted", code="E504")
+        if type(o) in (list, tuple):
+            stack.extend(o)
+
+
+def multi_hot(index_lists, num_classes: int = NUM_MUSCLES) -> np.ndarray:
+    """(N, num_classes) uint8 multi-hot of lists of class indices, as MultiLabelBinarizer(0..C-1)."""
+    out = np.zeros((len(index_lists), num_classes), dtype=np.uint8)
+    for i, idx in enumerate(index_lists):
+        for j in idx:
+            out[i, j] = 1
+    return out
+
+
+def read_official_split(videos_pkl: str | Path, labels_pkl: str | Path) -> tuple[list[str], np.ndarray]:
+    """(video paths, (N, 20) multi-hot) from the two pickles of one split, validated."""
+    videos = safe_unpickle(videos_pkl, "Videos")
+    labels = safe_unpickle(labels_pkl, "Labels")
+    if type(videos) not in (list, tuple) or not all(type(v) is str for v in videos):
+        raise AmgeError(f"Videos file {videos_pkl} must hold a list of path strings", code="E504")
+    if type(labels) not in (list, tuple) or not all(type(x) in (list, tuple) for x in labels):
+        raise AmgeError(f"Labels file {labels_pkl} must hold a list of lists of muscle indices",
+                        code="E504")
+    if len(videos) != len(labels):
+        raise AmgeError(f"The videos file lists {len(videos)} paths but the labels file "
+                        f"{len(labels)} label lists; they must pair up one to one", code="E504")
+    bad = [(i, j) for i, x in enumerate(labels) for j in x
+           if type(j) is not int or not 0 <= j < NUM_MUSCLES]
+    if bad:
+        i, j = bad[0]
+        raise AmgeError(f"Labels file {labels_pkl}: {len(bad)} muscle indices outside 0..19 "
+                        f"(first: {j!r} in entry {i})", code="E504")
+    return list(videos), multi_hot(labels)
+
+
+def import_official(dataset: str, split: str, videos_pkl: str | Path, labels_pkl: str | Path,
+                    labels_dir: str | Path, activity_from: str | None = None,
+                    replace: bool = False, media_rewrite: tuple[str, str] | None = None
+                    ) -> tuple[LabelSet, Path, list[str]]:
+    """Import one split into the store. Returns (labels, written path, warnings).
+
+    ``activity_from``: "parent" takes the activity from the video's folder name, "none" leaves
+    it empty; default: the card's ``activity_from_path``. ``media_rewrite`` = (old, new) replaces
+    a path component, e.g. ("musclemap_trimmed", "musclemap_rescale") as the reference code does.
+    """
+    card = get_card(dataset, Path(labels_dir))
+    videos, y = read_official_split(videos_pkl, labels_pkl)
+    mode = activity_from or card.activity_from_path
+    if mode not in ("parent", "none"):
+        raise AmgeError(f"--activity-from must be 'parent' or 'none', not {mode!r}", code="E505")
+    ids = [sample_id_from_path(v) for v in videos]
+    acts = [activity_from_path(v) if mode == "parent" else "" for v in videos]
+    media = list(videos)
+    if media_rewrite:
+        old, new = media_rewrite
+        media = ["/".join(new if part == old else part for part in m.replace("\\", "/").split("/"))
+                 for m in media]
+    ls = make_label_set(dataset, split, ids, acts, media, y)
+    warnings = []
+    expected = card.split_sizes.get(split)
+    if expected is not None and expected != len(ls):
+        warnings.append(f"{dataset}/{split} has {len(ls)} samples; the paper reports {expected}")
+    if split.endswith("unseen") and mode == "parent" and card.unseen_complete:
+        unknown = sorted(set(acts) - set(card.unseen_activities))
+        if unknown:
+            warnings.append(f"{len(unknown)} activities of {split} are not in the card's unseen "
+                            f"list (first: {unknown[0]!r}); check the folder names")
+    path = write_labels(labels_dir, ls, replace=replace)
+    write_json_atomic(split_path(labels_dir, dataset, split).with_suffix(".provenance.json"), {
+        "source": "official-pickles",
+        "videos": {"path": str(Path(videos_pkl).resolve()), "sha256": sha256_file(videos_pkl)},
+        "labels": {"path": str(Path(labels_pkl).resolve()), "sha256": sha256_file(labels_pkl)},
+        "activity_from": mode,
+        "media_rewrite": list(media_rewrite) if media_rewrite else None,
+        "label_fingerprint": ls.fingerprint,
+        "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return ls, path, warnings
+
+
+def dumps_provenance(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,314 @@
+"""Score prediction files against the label store: validation, masked mAP, intervals, comparison.
+
+One call per CLI command: ``validate_file``, ``score_file``, ``compare_files``. Each reads the
+prediction file(s) read-only, collects every problem before raising ``ValidationFailed``, and
+writes nothing (result records are written by ``harness.records`` on request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import bootstrap as bs
+from .datasets import EVAL_SPLITS, PAIRS, SHORT, SPLITS, DatasetCard, get_card
+from .errors import AmgeError, MissingData, Problem, ValidationFailed
+from .labels import LabelSet, read_labels, resolve_labels_dir
+from .metric import masked_map
+from .muscles import REGIONS, region_columns
+from .predictions import (PredictionFile, Predictions, check_against_labels, read_predictions)
+
+
+@dataclass
+class SplitResult:
+    split: str
+    n_samples: int
+    cluster_kind: str  # "activity" or "label-vector" (what the activity bootstrap resamples)
+    n_clusters: int
+    label_fingerprint: str
+    label_path: str
+    source: str  # which file (and split key) the scores came from
+    map: float  # fraction in [0, 1]
+    ap: np.ndarray  # (20,) fraction, NaN where unscored
+    n_pos: np.ndarray  # (20,) positives per muscle in this split
+    scored: np.ndarray  # (20,) bool
+    regions: dict[str, float | None]  # mean AP of the scored muscles of each body region
+    replicates: dict[str, np.ndarray] = field(default_factory=dict)  # ci kind -> (R,) mAP
+    intervals: dict[str, bs.Interval] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    """A reported number: a split's mAP, an average of seen and unseen, or their gap."""
+
+    key: str  # val_s, val_u, val_a, val_gap, test_s, ...
+    value: float
+    intervals: dict[str, bs.Interval]
+
+
+@dataclass
+class ScoreReport:
+    dataset: str
+    card: DatasetCard
+    predictions: PredictionFile
+    splits: dict[str, SplitResult]
+    summary: dict[str, Summary]
+    ci_kinds: tuple[str, ...]
+    resamples: int
+    seed: int
+    level: float
+
+
+@dataclass
+class _Resolved:
+    """A prediction part matched to its labels: scores[order] lines up with labels rows."""
+
+    part: Predictions
+    labels: LabelSet
+    order: np.ndarray
+
+
+def _resolve_dataset(pf: PredictionFile | None, dataset: str | None, problems: list[Problem],
+                     source: str) -> str | None:
+    named = sorted({p.dataset for p in pf.parts if p.dataset}) if pf else []
+    if dataset and named and named != [dataset]:
+        problems.append(Problem("E404", f"the file is for dataset {named[0]!r} but "
+                                        f"--dataset {dataset!r} was given", source))
+        return None
+    if dataset:
+        return dataset
+    if len(named) == 1:
+        return named[0]
+    if pf is not None and not named:
+        problems.append(Problem("E406", "the file names no dataset; pass --dataset or store a "
+                                        "'dataset' key", source))
+    return None
+
+
+def _select_parts(pf: PredictionFile, split: str | None, problems: list[Problem]) -> list[Predictions]:
+    src = str(pf.path)
+    parts = pf.parts
+    if split is not None and split not in SPLITS:
+        problems.append(Problem("E406", f"unknown split {split!r}; splits are {', '.join(SPLITS)}",
+                                src))
+        return []
+    if len(parts) == 1 and parts[0].split is None:
+        if split is None:
+            problems.append(Problem("E406", "the file names no split; pass --split or store a "
+                                            "'split' key", src))
+            return []
+        parts[0].split = split
+        return parts
+    if split is not None:
+        chosen = [p for p in parts if p.split == split]
+        if not chosen:
+            have = ", ".join(sorted(p.split for p in parts if p.split)) or "none"
+            problems.append(Problem("E403", f"--split {split} was asked for but the file holds "
+                                            f"{have}", src))
+        return chosen
+    return parts
+
+
+def _load(path, dataset, split, labels_dir, max_bytes, need_labels: bool
+          ) -> tuple[PredictionFile | None, str | None, list[_Resolved], list[Problem], list[str]]:
+    """Read, validate, and match to labels. Returns (file, dataset, resolved parts, problems,
+    skipped-notes). With ``need_labels`` False, splits without labels are noted, not fatal."""
+    source = str(path)
+    pf, problems = read_predictions(path, max_bytes=max_bytes)
+    ds = _resolve_dataset(pf, dataset, problems, source)
+    resolved: list[_Resolved] = []
+    skipped: list[str] = []
+    if pf is None:
+        return pf, ds, resolved, problems, skipped
+    parts = _select_parts(pf, split, problems)
+    if ds is None:
+        return pf, ds, resolved, problems, skipped
+    root = resolve_labels_dir(labels_dir)
+    try:
+        get_card(ds, root)
+    except AmgeError as exc:
+        problems.append(Problem("E404", str(exc), source))
+        return pf, ds, resolved, problems, skipped
+    for part in parts:
+        if part.split == "train":
+            problems.append(Problem("E403", "train is not an evaluation split; score val_seen, "
+                                            "val_unseen, test_seen or test_unseen", part.source))
+            continue
+        try:
+            labels = read_labels(root, ds, part.split)
+        except MissingData:
+            if need_labels:
+                raise
+            skipped.append(part.split)
+            continue
+        order = check_against_labels(part, labels.sample_ids.tolist(), part.split, problems)
+        if order is not None:
+            resolved.append(_Resolved(part, labels, order))
+    return pf, ds, resolved, problems, skipped
+
+
+@dataclass
+class ValidationReport:
+    path: Path
+    dataset: str | None
+    checked: list[str]  # splits checked against labels
+    without_labels: list[str]  # splits whose labels were not in the store (file checks only)
+    n_rows: dict[str, int]
+
+
+def validate_file(path, dataset=None, split=None, labels_dir=None, require_labels=False,
+                  max_bytes=None) -> ValidationReport:
+    """Run every check that can run; raise ValidationFailed listing all problems."""
+    pf, ds, resolved, problems, skipped = _load(path, dataset, split, labels_dir, max_bytes,
+                                                need_labels=require_labels)
+    if problems:
+        raise ValidationFailed(problems, str(path))
+    return ValidationReport(Path(path), ds, [r.part.split for r in resolved], skipped,
+                            {p.split or "?": len(p.sample_ids) for p in pf.parts})
+
+
+def _regions(ap: np.ndarray, scored: np.ndarray) -> dict[str, float | None]:
+    out = {}
+    for region, cols in region_columns().items():
+        vals = [ap[c] for c in cols if scored[c]]
+        out[region] = float(np.mean(vals)) if vals else None
+    return {r: out[r] for r in REGIONS}
+
+
+def _check_ci(ci_kinds, resamples, level) -> tuple[str, ...]:
+    kinds = tuple(ci_kinds)
+    bad = [k for k in kinds if k not in bs.CI_KINDS]
+    if bad:
+        raise AmgeError(f"Unknown interval kind {bad[0]!r}; choose from {', '.join(bs.CI_KINDS)}",
+                        code="E600")
+    if kinds and resamples < 100:
+        raise AmgeError(f"--resamples must be at least 100 for a 95% interval, got {resamples}",
+                        code="E600")
+    if not 0.5 <= level < 1:
+        raise AmgeError(f"--level must be in [0.5, 1), got {level}", code="E600")
+    return kinds
+
+
+def _split_result(r: _Resolved, ci_kinds, resamples, seed, level, weights_cache) -> SplitResult:
+    labels = r.labels
+    scores = r.part.scores[r.order]
+    res = masked_map(scores, labels.labels)
+    clusters, names, kind = labels.clusters()
+    out = SplitResult(
+        split=labels.split, n_samples=len(labels), cluster_kind=kind, n_clusters=len(names),
+        label_fingerprint=labels.fingerprint, label_path="", source=r.part.source,
+        map=res.map, ap=res.ap, n_pos=res.n_pos, scored=res.scored,
+        regions=_regions(res.ap, res.scored))
+    for ci in ci_kinds:
+        key = (labels.split, ci, labels.fingerprint)
+        if key not in weights_cache:
+            rng = bs.split_rng(seed, f"{labels.split}/{ci}")
+            n_cl = len(names) if ci == "activity" else len(labels)
+            weights_cache[key] = bs.draw_weights(rng, n_cl, resamples)
+        cl = clusters if ci == "activity" else np.arange(len(labels))
+        reps = bs.replicate_maps(scores, labels.labels, cl, weights_cache[key])
+        out.replicates[ci] = reps
+        out.intervals[ci] = bs.percentile_interval(reps, level)
+    return out
+
+
+def _summaries(splits: dict[str, SplitResult], ci_kinds, level) -> dict[str, Summary]:
+    out: dict[str, Summary] = {}
+    for split in EVAL_SPLITS:
+        if split in splits:
+            s = splits[split]
+            out[SHORT[split]] = Summary(SHORT[split], s.map, dict(s.intervals))
+    for name, (seen, unseen) in PAIRS.items():
+        if seen in splits and unseen in splits:
+            a, b = splits[seen], splits[unseen]
+            for key, fn in ((f"{name}_a", lambda x, y: (x + y) / 2),
+                            (f"{name}_gap", lambda x, y: x - y)):
+                ivs = {ci: bs.percentile_interval(fn(a.replicates[ci], b.replicates[ci]), level)
+                       for ci in ci_kinds}
+                out[key] = Summary(key, fn(a.map, b.map), ivs)
+    return out
+
+
+def score_file(path, dataset=None, split=None, labels_dir=None, ci_kinds=("activity",),
+               resamples=bs.DEFAULT_RESAMPLES, seed=bs.DEFAULT_SEED, level=bs.DEFAULT_LEVEL,
+               max_bytes=None, _weights_cache=None) -> ScoreReport:
+    """Validate and score a prediction file (or directory) against the label store."""
+    ci_kinds = _check_ci(ci_kinds, resamples, level)
+    pf, ds, resolved, problems, _ = _load(path, dataset, split, labels_dir, max_bytes,
+                                          need_labels=True)
+    if problems:
+        raise ValidationFailed(problems, str(path))
+    if not resolved:
+        raise ValidationFailed([Problem("E405", "no evaluation split to score", str(path))],
+                               str(path))
+    root = resolve_labels_dir(labels_dir)
+    cache = {} if _weights_cache is None else _weights_cache
+    splits = {}
+    for r in sorted(resolved, key=lambda x: SPLITS.index(x.part.split)):
+        sr = _split_result(r, ci_kinds, resamples, seed, level, cache)
+        sr.label_path = str(root / ds / f"{sr.split}.csv")
+        splits[sr.split] = sr
+    return ScoreReport(ds, get_card(ds, root), pf, splits, _summaries(splits, ci_kinds, level),
+                       ci_kinds, resamples, seed, level)
+
+
+@dataclass
+class CompareRow:
+    key: str  # val_s, ..., val_a, test_a
+    a: float
+    b: float
+    diff: float  # a - b
+    interval: bs.Interval
+    p_value: float
+
+
+@dataclass
+class CompareReport:
+    dataset: str
+    a: ScoreReport
+    b: ScoreReport
+    rows: list[CompareRow]
+    only_in_a: list[str]
+    only_in_b: list[str]
+    ci_kind: str
+
+
+def compare_files(path_a, path_b, dataset=None, split=None, labels_dir=None, ci_kind="activity",
+                  resamples=bs.DEFAULT_RESAMPLES, seed=bs.DEFAULT_SEED, level=bs.DEFAULT_LEVEL,
+                  max_bytes=None) -> CompareReport:
+    """Paired bootstrap of the mAP difference a - b on every split both files score.
+
+    Both files are scored with the same resampling weights (same seed, same labels), so each
+    replicate compares the two systems on the same resampled data.
+    """
+    cache: dict = {}
+    kwargs = dict(dataset=dataset, split=split, labels_dir=labels_dir, ci_kinds=(ci_kind,),
+                  resamples=resamples, seed=seed, level=level, max_bytes=max_bytes)
+    a = score_file(path_a, _weights_cache=cache, **kwargs)
+    b = score_file(path_b, _weights_cache=cache, **kwargs)
+    if a.dataset != b.dataset:
+        raise AmgeError(f"The files are for different datasets: {a.dataset} and {b.dataset}",
+                        code="E404")
+    common = [s for s in a.splits if s in b.splits]
+    if not common:
+        raise AmgeError(f"The files share no split: {path_a} has {', '.join(a.splits)}; "
+                        f"{path_b} has {', '.join(b.splits)}", code="E403")
+    rows = []
+    diffs: dict[str, np.ndarray] = {}
+    for split in common:
+        sa, sb = a.splits[split], b.splits[split]
+        d = sa.replicates[ci_kind] - sb.replicates[ci_kind]
+        diffs[split] = d
+        obs = sa.map - sb.map
+        rows.append(CompareRow(SHORT[split], sa.map, sb.map, obs, bs.percentile_interval(d, level),
+                               bs.paired_p_value(d, obs)))
+    for name, (seen, unseen) in PAIRS.items():
+        if seen in diffs and unseen in diffs:
+            d = (diffs[seen] + diffs[unseen]) / 2
+            va, vb = a.summary[f"{name}_a"].value, b.summary[f"{name}_a"].value
+            rows.append(CompareRow(f"{name}_a", va, vb, va - vb, bs.percentile_interval(d, level),
+                                   bs.paired_p_value(d, va - vb)))
+    return CompareReport(a.dataset, a, b, rows, [s for s in a.splits if s not in b.splits],
+                         [s for s in b.splits if s not in a.splits], ci_kind)

@@ -1,0 +1,1 @@
+"""The leaderboard: turns `submissions/` into a static site and exports."""
