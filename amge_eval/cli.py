@@ -308,7 +308,10 @@ def main(argv: list[str] | None = None) -> None:
         from amge_eval.harness.errors import AmgeError
 
         if isinstance(exc, AmgeError):
-            sys.stderr.write(f"Error: {exc.message}\n")
+            from amge_eval.harness.errors import ValidationFailed
+
+            suffix = "" if isinstance(exc, ValidationFailed) else f" ({exc.code})"
+            sys.stderr.write(f"Error: {exc.message}{suffix}\n")
             sys.exit(exc.exit_code)
         if os.environ.get("AMGE_EVAL_DEBUG"):
             raise

@@ -42,26 +42,28 @@ def score_tables(report, shown_ci: str, per_muscle: bool = True) -> list:
                       f"{int(s.scored.sum())}/20", pct(s.map),
                       *[interval_text(s.intervals.get(ci)) for ci in report.ci_kinds])
         else:
-            label = key.replace("_gap", " gap (s-u)").replace("_a", "_a (mean)")
-            t.add_row(label, "", "", "", pct(summ.value),
+            t.add_row(key, "", "", "", pct(summ.value),
                       *[interval_text(summ.intervals.get(ci)) for ci in report.ci_kinds],
                       style="italic")
+    t.caption = "_a = mean of seen and unseen; _gap = seen - unseen; clusters = resampling units"
     out.append(t)
     if per_muscle:
-        m = Table(title="Per-muscle AP, % (n = positives; '-' = not scored: no positive)",
-                  title_justify="left")
+        m = Table(title="Per-muscle AP, %", title_justify="left",
+                  caption="'-' = not scored (no positive in the split); positives per split "
+                          "in the last column")
         m.add_column("#", justify="right")
         m.add_column("muscle")
         m.add_column("region")
         splits = list(report.splits.values())
         for s in splits:
             m.add_column(SHORT[s.split], justify="right")
+        m.add_column("positives", justify="right")
         for mu in MUSCLES:
-            m.add_row(str(mu.index), mu.id, mu.region,
-                      *[f"{pct(s.ap[mu.index])} (n={int(s.n_pos[mu.index])})" for s in splits])
+            m.add_row(str(mu.index), mu.id, mu.region, *[pct(s.ap[mu.index]) for s in splits],
+                      "/".join(str(int(s.n_pos[mu.index])) for s in splits))
         m.add_section()
         for region in REGIONS:
-            m.add_row("", f"mean {region}", "", *[pct(s.regions[region]) for s in splits],
+            m.add_row("", f"mean {region}", "", *[pct(s.regions[region]) for s in splits], "",
                       style="italic")
         out.append(m)
     return out
@@ -79,4 +81,9 @@ def compare_table(cmp) -> Table:
 
 
 def console(stderr: bool = False, quiet: bool = False) -> Console:
-    return Console(stderr=stderr, quiet=quiet, highlight=False, soft_wrap=False)
+    import sys
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Logs and pipes get a fixed, wide layout instead of rich's 80-column default.
+    width = None if stream.isatty() else 120
+    return Console(stderr=stderr, quiet=quiet, highlight=False, soft_wrap=False, width=width)

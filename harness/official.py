@@ -13,7 +13,6 @@ sets built through ``builtins``) is refused before it is created.
 from __future__ import annotations
 
 import io
-import json
 import pickle
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,12 +29,16 @@ from .muscles import NUM_MUSCLES
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle asked for something beyond plain lists, strings and integers."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):  # noqa: D401 - pickle API
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        raise _Refused(f"refused to load {module}.{name}")
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("refused a persistent reference")
+        raise _Refused("refused a persistent reference")
 
 
 def safe_unpickle(path: str | Path, what: str):
@@ -52,7 +55,7 @@ def safe_unpickle(path: str | Path, what: str):
     data = path.read_bytes()
     try:
         obj = _RestrictedUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as exc:
+    except _Refused as exc:
         raise AmgeError(f"{what} file {path} holds something other than lists of strings and "
                         f"integers ({exc}); only the official release layout is accepted",
                         code="E504") from exc
@@ -152,6 +155,3 @@ def import_official(dataset: str, split: str, videos_pkl: str | Path, labels_pkl
     })
     return ls, path, warnings
 
-
-def dumps_provenance(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))

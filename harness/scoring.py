@@ -95,11 +95,12 @@ def _select_parts(pf: PredictionFile, split: str | None, problems: list[Problem]
                                 src))
         return []
     if len(parts) == 1 and parts[0].split is None:
-        if split is None:
-            problems.append(Problem("E406", "the file names no split; pass --split or store a "
-                                            "'split' key", src))
+        named = pf.path.stem if pf.path.stem in SPLITS else None  # e.g. test_unseen.csv
+        if split is None and named is None:
+            problems.append(Problem("E406", "the file names no split; pass --split, store a "
+                                            "'split' key or name the file <split>.csv/.npz", src))
             return []
-        parts[0].split = split
+        parts[0].split = split or named
         return parts
     if split is not None:
         chosen = [p for p in parts if p.split == split]

@@ -1,0 +1,167 @@
+"""CTR-GCN (Chen et al., ICCV 2021) as in the official Uason-Chen/CTR-GCN code, with a muscle head.
+
+Ten blocks of [channel-wise topology refinement graph conv (three subsets: identity, inward,
+outward) -> multi-scale temporal conv (kernel 5 at dilations 1 and 2, a max-pool branch, a 1x1
+branch)] plus residuals, global average pooling, dropout and a linear classifier. About 1.43M
+parameters with 20 outputs and 17 joints (paper: 1.4M). Notes: docs/models-skeleton.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from amge_eval.baselines.registry import register_baseline
+
+from . import graph
+from ._gcn import (CHANNELS, STRIDES, DataNorm, bn_init, check_common, check_input, conv_init,
+                   init_classifier, init_convs_and_bns, make_config, pool_persons,
+                   resolve_layout)
+
+
+@dataclass(frozen=True)
+class CTRGCNConfig:
+    layout: str = "coco17"  # a key of harness.skeletons.LAYOUTS
+    in_channels: int = 3  # (x, y, confidence); 2 for (x, y)
+    persons: int = 2  # person slots M; the data BatchNorm has one set of features per slot
+    dropout: float = 0.0  # before the classifier; official configs 0
+    channels: tuple[int, ...] = CHANNELS  # output width of each block (multiples of 4)
+    strides: tuple[int, ...] = STRIDES  # temporal stride of each block
+
+
+class CTRGC(nn.Module):
+    """One subset's channel-wise topology refinement graph conv."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        # Official: 8 relation channels for 3- or 9-channel input, else c_in // 8; inputs narrower
+        # than 8 channels (e.g. (x, y)) also get 8, where c_in // 8 would be 0.
+        rel = 8 if c_in in (3, 9) or c_in < 8 else c_in // 8
+        self.conv1 = nn.Conv2d(c_in, rel, 1)
+        self.conv2 = nn.Conv2d(c_in, rel, 1)
+        self.conv3 = nn.Conv2d(c_in, c_out, 1)
+        self.conv4 = nn.Conv2d(rel, c_out, 1)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        # x: (N, C_in, T, V), a: (V, V) shared topology [target, source]
+        q, k = self.conv1(x).mean(2), self.conv2(x).mean(2)  # (N, R, V) each, pooled over T
+        rel = torch.tanh(q.unsqueeze(-1) - k.unsqueeze(-2))  # (N, R, V, V)
+        adj = self.conv4(rel) * alpha + a  # (N, C_out, V, V): a topology per channel
+        return torch.einsum("ncuv,nctv->nctu", adj, self.conv3(x))  # (N, C_out, T, V)
+
+
+class CTRGCUnit(nn.Module):
+    def __init__(self, c_in: int, c_out: int, subsets: torch.Tensor):
+        super().__init__()
+        self.topology = nn.Parameter(subsets.clone())  # (3, V, V), learned from the graph
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.convs = nn.ModuleList(CTRGC(c_in, c_out) for _ in range(subsets.shape[0]))
+        self.bn = nn.BatchNorm2d(c_out)
+        self.down = (nn.Identity() if c_in == c_out else
+                     nn.Sequential(nn.Conv2d(c_in, c_out, 1), nn.BatchNorm2d(c_out)))
+        init_convs_and_bns(self)
+        bn_init(self.bn, 1e-6)  # the block starts close to its residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C_in, T, V) -> (N, C_out, T, V)
+        y = sum(conv(x, a, self.alpha) for conv, a in zip(self.convs, self.topology))
+        return torch.relu(self.bn(y) + self.down(x))
+
+
+class TemporalConv(nn.Module):
+    """Conv (kernel x 1) along time at a dilation, then BN."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1):
+        super().__init__()
+        pad = (kernel + (kernel - 1) * (dilation - 1) - 1) // 2
+        self.conv = nn.Conv2d(c_in, c_out, (kernel, 1), (stride, 1), (pad, 0), (dilation, 1))
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))  # (N, C_out, T/stride, V)
+
+
+class MultiScaleTCN(nn.Module):
+    """Four branches of width C/4 (kernel 5 at dilation 1 and 2, 3x1 max-pool, 1x1), concatenated."""
+
+    def __init__(self, channels: int, stride: int, kernel: int = 5, dilations=(1, 2)):
+        super().__init__()
+        b = channels // (len(dilations) + 2)
+
+        def squeeze():
+            return [nn.Conv2d(channels, b, 1), nn.BatchNorm2d(b), nn.ReLU()]
+
+        self.branches = nn.ModuleList(
+            [nn.Sequential(*squeeze(), TemporalConv(b, b, kernel, stride, d)) for d in dilations]
+            + [nn.Sequential(*squeeze(), nn.MaxPool2d((3, 1), (stride, 1), (1, 0)),
+                             nn.BatchNorm2d(b)),
+               nn.Sequential(nn.Conv2d(channels, b, 1, (stride, 1)), nn.BatchNorm2d(b))])
+        for m in self.modules():  # the official weights_init
+            if isinstance(m, nn.Conv2d):
+                conv_init(m)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C, T, V) -> (N, C, T/stride, V)
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+def residual_path(c_in: int, c_out: int, stride: int, first: bool) -> nn.Module | None:
+    """None for the first block, identity where shapes agree, else 1x1 conv (strided) + BN."""
+    if first:
+        return None
+    if c_in == c_out and stride == 1:
+        return nn.Identity()
+    path = TemporalConv(c_in, c_out, 1, stride)
+    conv_init(path.conv)
+    bn_init(path.bn, 1.0)
+    return path
+
+
+class CTRGCNBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, subsets: torch.Tensor, stride: int, first: bool):
+        super().__init__()
+        self.gcn = CTRGCUnit(c_in, c_out, subsets)
+        self.tcn = MultiScaleTCN(c_out, stride)
+        self.residual = residual_path(c_in, c_out, stride, first)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
+        res = 0 if self.residual is None else self.residual(x)
+        return torch.relu(self.tcn(self.gcn(x)) + res)
+
+
+class CTRGCN(nn.Module):
+    def __init__(self, cfg: CTRGCNConfig, num_muscles: int = 20):
+        super().__init__()
+        check_common(cfg, "ctrgcn", num_muscles, branches=4)
+        self.cfg = cfg
+        self.layout = resolve_layout(cfg.layout)
+        subsets = torch.tensor(graph.ctrgcn_subsets(self.layout), dtype=torch.float32)
+        self.data_norm = DataNorm(cfg.in_channels, self.layout.num_joints, cfg.persons)
+        widths = (cfg.in_channels, *cfg.channels)
+        self.blocks = nn.ModuleList(
+            CTRGCNBlock(widths[i], widths[i + 1], subsets, s, first=i == 0)
+            for i, s in enumerate(cfg.strides))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.fc = nn.Linear(widths[-1], num_muscles)
+        init_classifier(self.fc, num_muscles)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C, T, V, M) -> logits (N, num_muscles)
+        check_input(x, "ctrgcn", self.layout, self.cfg.in_channels, self.cfg.persons)
+        h = self.data_norm(x)  # (N*M, C, T, V)
+        for block in self.blocks:
+            h = block(h)  # (N*M, C_i, T_i, V)
+        return self.fc(self.drop(pool_persons(h, x.shape[0])))  # (N, num_muscles)
+
+
+@register_baseline("ctrgcn", family="skeleton", modality="skeleton", paper_name="CTR-GCN",
+                   paper_params_m=1.4)
+def build_ctrgcn(num_muscles: int = 20, **model_cfg) -> CTRGCN:
+    """CTR-GCN on 2-D skeletons (x, y, confidence), as the official code."""
+    return CTRGCN(make_config(CTRGCNConfig, model_cfg, "ctrgcn"), num_muscles)
