@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,11 +27,16 @@ app = typer.Typer(
 )
 datasets_app = typer.Typer(help="Dataset cards: published facts of each dataset.", no_args_is_help=True)
 labels_app = typer.Typer(help="The label store: import and list held-out labels.", no_args_is_help=True)
+baselines_app = typer.Typer(help="The baseline registry.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(labels_app, name="labels")
+data_app = typer.Typer(help="Media and benchmark data: the embedded synthetic benchmark, "
+                       "skeleton import, media checks.", no_args_is_help=True)
+app.add_typer(baselines_app, name="baselines")
+app.add_typer(data_app, name="data")
 
 
-class CIKind(str, Enum):
+class CIKind(StrEnum):
     activity = "activity"
     sample = "sample"
     both = "both"
@@ -45,6 +50,9 @@ DatasetOpt = Annotated[str | None, typer.Option(
 SplitOpt = Annotated[str | None, typer.Option(
     "--split", "-s", help="Split to score (default: the file's 'split' key, or every split of "
     "a multi-split file or directory).")]
+DataRoot = Annotated[Path | None, typer.Option(
+    "--data-root", help="Media root (default: $AMGE_EVAL_DATA, else ~/.cache/amge-eval/data).",
+    show_default=False)]
 Resamples = Annotated[int, typer.Option(help="Bootstrap resamples per interval.")]
 Seed = Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")]
 
@@ -293,6 +301,392 @@ def labels_list(labels_dir: LabelsDir = None):
         t.add_row(ds, split, str(len(ls)), str(len({a for a in ls.activities.tolist() if a})),
                   ls.fingerprint[:16])
     _out().print(t)
+
+
+# --------------------------------------------------------------------------- data
+
+@data_app.command("synth")
+def data_synth(
+    labels_dir: LabelsDir = None,
+    data_root: DataRoot = None,
+    clips_per_activity: Annotated[int, typer.Option(help="Clips generated per activity.")] = 16,
+    size: Annotated[str, typer.Option(help="Video size: a side (128) or WIDTHxHEIGHT.")] = "128",
+    video: Annotated[bool, typer.Option(help="Render mp4 videos (skeleton baselines need "
+                                        "only the skeletons).")] = True,
+    seed: Seed = 0,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
+    overwrite: Annotated[bool, typer.Option(help="Replace a different benchmark already "
+                                            "there.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """Generate the embedded synthetic benchmark (labels, skeletons, videos) deterministically."""
+    from amge_eval.harness.labels import resolve_labels_dir
+    from amge_eval.harness.synth.generate import generate_benchmark
+    from amge_eval.progress_ui import RichProgress
+    from amge_eval.render import console
+
+    with RichProgress(console(stderr=True), quiet=quiet) as progress:
+        res = generate_benchmark(resolve_labels_dir(labels_dir), data_root,
+                                 clips_per_activity=clips_per_activity, size=size, video=video,
+                                 seed=seed, workers=workers, overwrite=overwrite,
+                                 progress=progress)
+    counts = ", ".join(f"{k} {v}" for k, v in res.counts.items())
+    verb = "Found the identical benchmark" if res.reused else f"Generated in {res.seconds:.1f} s"
+    _out().print(f"{verb}: {counts}; {res.videos} videos.\nLabels: {res.labels_dir}/synth\n"
+                 f"Media: {res.data_root}/synth (manifest {res.manifest})")
+
+
+@data_app.command("preview")
+def data_preview(
+    out: Annotated[Path, typer.Option(help="Output image: .png (contact sheet) or .gif "
+                                      "(animated).")] = Path("synth_preview.png"),
+    labels_dir: LabelsDir = None,
+    data_root: DataRoot = None,
+    clips_per_activity: Annotated[int, typer.Option(help="Clips shown per activity.")] = 2,
+    frames_per_clip: Annotated[int, typer.Option(help="Frames per clip (png).")] = 4,
+    activity: Annotated[list[str] | None, typer.Option(help="Only these activities "
+                                                       "(repeatable).")] = None,
+):
+    """Write a contact sheet of the embedded benchmark with the skeletons drawn over the video."""
+    from amge_eval.harness.labels import resolve_labels_dir
+    from amge_eval.harness.synth.preview import write_preview
+
+    path = write_preview(resolve_labels_dir(labels_dir), data_root, out,
+                         clips_per_activity=clips_per_activity, frames_per_clip=frames_per_clip,
+                         activities=activity or None)
+    _out().print(f"Preview written to {path}")
+
+
+@data_app.command("import-alphapose")
+def data_import_alphapose(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset card name.")],
+    split: Annotated[str, typer.Option("--split", "-s", help="Split of the label store.")],
+    json_dir: Annotated[Path, typer.Option(help="Folder of AlphaPose result JSONs, one per "
+                                           "video (docs/data.md).")],
+    labels_dir: LabelsDir = None,
+    data_root: DataRoot = None,
+    video_root: Annotated[Path | None, typer.Option(help="Where the videos are (for image size "
+                                                    "and fps).")] = None,
+    layout: Annotated[str, typer.Option(help="auto, coco17 or halpe26.")] = "auto",
+    persons: Annotated[int, typer.Option(help="Persons kept per frame.")] = 1,
+    frame_base: Annotated[int, typer.Option(help="Number of the first frame in image_id.")] = 0,
+    fps: Annotated[float | None, typer.Option(help="Frame rate when no video is found.")] = None,
+    image_size: Annotated[tuple[int, int] | None, typer.Option(help="W H when no video is "
+                                                              "found.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="CSV sample_id,json naming each "
+                                                 "sample's file.")] = None,
+    skip_missing: Annotated[bool, typer.Option(help="Leave out samples without a JSON.")] = False,
+    replace: Annotated[bool, typer.Option(help="Overwrite an existing skeleton file.")] = False,
+):
+    """Convert AlphaPose JSON (COCO-17 or Halpe-26) into the skeleton store for one split."""
+    from amge_eval.harness.alphapose import import_alphapose
+    from amge_eval.harness.labels import resolve_labels_dir
+
+    rep = import_alphapose(dataset, split, json_dir, labels_dir=resolve_labels_dir(labels_dir),
+                           data_root=data_root, video_root=video_root, layout=layout,
+                           max_persons=persons, frame_base=frame_base, fps=fps,
+                           image_size=image_size, mapping=mapping, skip_missing=skip_missing,
+                           replace=replace)
+    out = _out()
+    out.print(f"Wrote {rep.samples} samples ({rep.frames} frames, layout {rep.layout}, up to "
+              f"{rep.max_persons} persons) to {rep.path}; {rep.from_video} sized from their "
+              f"video, {rep.tracked} with track ids.")
+    for label, ids in (("Skipped (no JSON)", rep.skipped), ("No detections", rep.empty)):
+        if ids:
+            out.print(f"{label}: {len(ids)}; first: {', '.join(ids[:5])}")
+
+
+@data_app.command("check-media")
+def data_check_media(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset card name.")],
+    split: Annotated[str, typer.Option("--split", "-s", help="Split of the label store.")],
+    labels_dir: LabelsDir = None,
+    data_root: DataRoot = None,
+    video_root: Annotated[Path | None, typer.Option(help="Local root of the release's "
+                                                    "videos.")] = None,
+    rewrite: Annotated[list[str] | None, typer.Option(help="OLD=NEW path component rewrite, or "
+                                                      "'reference' (repeatable).")] = None,
+):
+    """Find and open every video of a split; list the ones that are missing or undecodable."""
+    from amge_eval.baselines.data.datasets import check_media, parse_rewrite
+    from amge_eval.harness.errors import AmgeError
+    from amge_eval.harness.labels import resolve_labels_dir
+
+    usable, problems = check_media(dataset, split, labels_dir=resolve_labels_dir(labels_dir),
+                                   data_root=data_root, video_root=video_root,
+                                   rewrite=parse_rewrite(rewrite))
+    out = _out()
+    out.print(f"{usable} videos of {dataset}/{split} open and decode.")
+    for p in problems[:20]:
+        out.print(f"  {p.sample_id}: {p.reason}")
+    if problems:
+        raise AmgeError(f"{len(problems)} videos are missing or undecodable", code="E711")
+
+
+# --------------------------------------------------------------------------- baselines
+
+@baselines_app.command("list")
+def baselines_list():
+    """List registered baselines with parameters counted from the built model vs the paper's."""
+    from rich.table import Table
+
+    from amge_eval.baselines.registry import list_baselines
+    from amge_eval.baselines.summary import count_parameters
+
+    t = Table(title="Baselines (parameters in millions, 20 outputs)", title_justify="left")
+    for col in ("name", "family", "modality", "params (built)", "paper #PM", "difference",
+                "paper row"):
+        t.add_column(col, justify="right" if col.startswith(("params", "paper #", "diff")) else "left")
+    for spec in list_baselines():
+        n = count_parameters(spec)
+        paper = spec.paper_params_m
+        diff = "" if paper is None or n is None else f"{n / 1e6 - paper:+.2f}"
+        t.add_row(spec.name, spec.family, spec.modality,
+                  "-" if n is None else f"{n / 1e6:.2f}", "" if paper is None else f"{paper:.1f}",
+                  diff, spec.paper_name or "")
+    _out().print(t)
+
+
+@app.command("run-baseline")
+def run_baseline_cmd(
+    name: Annotated[str, typer.Argument(help="Baseline name (see `amge-eval baselines list`).")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset card name; 'synth' "
+                                         "is generated on first use.")] = "synth",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: "
+                                             "runs/<dataset>/<name>-seed<seed>).")] = None,
+    labels_dir: LabelsDir = None,
+    data_root: Annotated[Path | None, typer.Option(help="Media root (default: $AMGE_EVAL_DATA, "
+                                                   "else ~/.cache/amge-eval/data).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file overriding the "
+                                                "baseline's config.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override one setting: "
+                                                   "table.key=value (repeatable).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Shortcut for --set train.epochs=N.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Shortcut for --set "
+                                                   "train.batch_size=N.")] = None,
+    seed: Seed = 0,
+    device: Annotated[str, typer.Option(help="auto (a GPU when present), cpu or cuda.")] = "auto",
+    weights: Annotated[Path | None, typer.Option(help="Local state-dict file to initialise "
+                                                 "the model from (never downloaded).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint when "
+                                         "one exists.")] = True,
+    checkpoint_dir: Annotated[Path | None, typer.Option(help="Where checkpoints go (default: "
+                                                     "~/.cache/amge-eval/checkpoints).")] = None,
+    skip_bad: Annotated[bool, typer.Option(help="Skip undecodable media and record their ids "
+                                           "(the run is then not scored).")] = False,
+    resamples: Resamples = 10_000,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (for CI).")] = False,
+):
+    """Train and evaluate a baseline; write predictions for all four evaluation splits,
+    their scores and a run record."""
+    from amge_eval.baselines.runner import RunOptions, run_baseline
+    from amge_eval.progress_ui import RichProgress
+    from amge_eval.render import console, score_tables
+
+    opts = RunOptions(baseline=name, dataset=dataset, out=out, labels_dir=labels_dir,
+                      data_root=data_root, config_file=config, overrides=tuple(set_ or ()),
+                      epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+                      weights=weights, resume=resume, skip_bad=skip_bad, resamples=resamples,
+                      threads=threads, checkpoint_dir=checkpoint_dir)
+    with RichProgress(console(stderr=True), quiet=quiet) as progress:
+        result = run_baseline(opts, progress)
+    if not result.record:
+        return  # a non-zero rank of a torchrun job
+    o = _out()
+    if result.report is not None:
+        if not quiet:
+            for t in score_tables(result.report, result.report.ci_kinds[0], per_muscle=False):
+                o.print(t)
+    else:
+        o.print("Some samples were skipped (--skip-bad): predictions are incomplete and were "
+                "not scored; see run.json.")
+    o.print(f"Run written to {result.out} (run.json, predictions/, scores.json)")
+
+
+# --------------------------------------------------------------------------- leaderboard
+leaderboard_app = typer.Typer(help="The leaderboard: build the site, rescore, export, validate.",
+                              no_args_is_help=True)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+SubmissionsDir = Annotated[Path, typer.Option(
+    "--submissions", help="The submissions store (folder of <dataset>/<entry>/).")]
+
+
+@app.command()
+def submit(
+    path: Annotated[Path, typer.Argument(help="Prediction file, folder of per-split files, or a "
+                                              "runner output folder (run.json).")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset card name.")],
+    name: Annotated[str, typer.Option(help="Entry name shown on the board.")],
+    replace: Annotated[bool, typer.Option(help="Overwrite an entry of the same name.")] = False,
+    status: Annotated[str | None, typer.Option(help="verified (prediction files) or reproduced "
+                                               "(runner folder); inferred when omitted.")] = None,
+    entry_file: Annotated[Path | None, typer.Option(help="TOML file with entry metadata "
+                                                    "(docs/leaderboard.md).")] = None,
+    submissions: SubmissionsDir = Path("submissions"),
+    labels_dir: LabelsDir = None,
+    resamples: Resamples = 10_000,
+    seed: Seed = 0,
+):
+    """Validate, score and add one entry to the submissions store (atomically)."""
+    from amge_eval.leaderboard.store import submit as submit_entry
+
+    res = submit_entry(path, dataset, name, submissions_dir=submissions, labels_dir=labels_dir,
+                       status=status, entry_file=entry_file, replace=replace,
+                       resamples=resamples, seed=seed)
+    e = res.entry
+    out = _out()
+    out.print(f"{'Replaced' if res.replaced else 'Added'} {e.dataset}/{e.slug} ({e.status}): "
+              f"test_a {e.values()['test_a']:.1f}")
+    for note in res.notes:
+        out.print(f"[yellow]Note:[/yellow] {note}")
+
+
+@leaderboard_app.command("build")
+def leaderboard_build(
+    out_dir: Annotated[Path, typer.Option("--out", help="Site folder (new, empty, or a site "
+                                                        "built before).")] = Path("site"),
+    submissions: SubmissionsDir = Path("submissions"),
+    title: Annotated[str, typer.Option(help="Site title.")] = "AMGE leaderboard",
+):
+    """Build the static leaderboard site (and its exports) from the submissions store."""
+    from amge_eval.leaderboard.site import build_site
+
+    res = build_site(submissions, out_dir, title=title)
+    _out().print(f"Built {res.pages} pages for {res.entries} entries "
+                 f"({', '.join(res.datasets)}) in {res.out_dir}")
+
+
+@leaderboard_app.command("rescore")
+def leaderboard_rescore(
+    submissions: SubmissionsDir = Path("submissions"),
+    labels_dir: LabelsDir = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d",
+                                                      help="Only these datasets.")] = None,
+):
+    """Re-score every entry with predictions; report rank changes after label or scorer changes."""
+    from amge_eval.leaderboard.store import rescore
+
+    rep = rescore(submissions, labels_dir, datasets=dataset or None)
+    out = _out()
+    out.print(f"Rescored {len(rep.rescored)}, unchanged {len(rep.unchanged)}, "
+              f"skipped {len(rep.skipped)}")
+    for key, why in rep.reasons.items():
+        out.print(f"  {key}: {'; '.join(why)}")
+    for key, why in rep.skipped.items():
+        out.print(f"  skipped {key}: {why}")
+    for m in rep.moves:
+        out.print(f"  {m.dataset}/{m.entry}: rank {m.old_rank} -> {m.new_rank}")
+    if rep.report_path:
+        out.print(f"Rank-change report: {rep.report_path}")
+
+
+@leaderboard_app.command("export")
+def leaderboard_export(
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, json, md or latex.")] = "csv",
+    submissions: SubmissionsDir = Path("submissions"),
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d",
+                                                      help="Only these datasets.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of "
+                                                  "stdout.")] = None,
+):
+    """Export the board as csv, json, Markdown or a LaTeX (booktabs) table."""
+    from amge_eval.harness.fileio import write_text_atomic
+    from amge_eval.leaderboard.export import export
+
+    text = export(submissions, format, datasets=dataset or None)
+    if out_path:
+        write_text_atomic(out_path, text)
+    else:
+        sys.stdout.write(text)
+
+
+@leaderboard_app.command("validate")
+def leaderboard_validate(
+    paths: Annotated[list[str] | None, typer.Argument(help="Changed files or entry folders "
+                                                      "(default: every entry).")] = None,
+    submissions: SubmissionsDir = Path("submissions"),
+    hashes: Annotated[bool, typer.Option(help="Check prediction files against their "
+                                              "records.")] = True,
+):
+    """Validate entries of the store (every problem listed at once)."""
+    from amge_eval.leaderboard.store import validate_store
+
+    res = validate_store(submissions, paths=paths or None, verify_hashes=hashes)
+    out = _out()
+    out.print(f"OK: {len(res.entries)} entries valid")
+    for p in res.leftovers:
+        out.print(f"[yellow]Leftover of a killed submit:[/yellow] {p}")
+
+
+@leaderboard_app.command("seed")
+def leaderboard_seed(
+    csv_path: Annotated[Path, typer.Option("--from", help="The papers' reported_results.csv.")],
+    submissions: SubmissionsDir = Path("submissions"),
+    check: Annotated[bool, typer.Option(help="Only report differences; write nothing.")] = False,
+):
+    """Write one `reported` entry per row of the papers' main tables."""
+    from amge_eval.harness.errors import AmgeError
+    from amge_eval.leaderboard.reported import compare_with_csv, seed_reported
+
+    if check:
+        diffs = compare_with_csv(submissions, csv_path)
+        if diffs:
+            raise AmgeError("The store differs from the CSV:\n  " + "\n  ".join(diffs),
+                            code="E909")
+        _out().print("The reported entries match the CSV.")
+        return
+    res = seed_reported(csv_path, submissions)
+    _out().print(f"Wrote {len(res.written)}, unchanged {len(res.unchanged)}, "
+                 f"removed {len(res.removed)}")
+
+
+# --------------------------------------------------------------------------- main job
+
+@app.command()
+def reproduce(
+    baseline: Annotated[list[str] | None, typer.Option("--baseline", "-b", help="Baselines to run "
+                                                       "(repeatable; default: the statistical "
+                                                       "and skeleton baselines).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
+    submissions: Annotated[Path, typer.Option("--submissions", help="The submissions store.")] = Path("submissions"),
+    site: Annotated[Path, typer.Option("--site", help="Where the site is built.")] = Path("site"),
+    labels_dir: LabelsDir = None,
+    data_root: DataRoot = None,
+    seed: Seed = 0,
+    resamples: Resamples = 10_000,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """The main job: generate the embedded benchmark, run the statistical and skeleton
+    baselines, score them, enter them in the submissions store and build the site."""
+    from rich.table import Table
+
+    from amge_eval.progress_ui import RichProgress
+    from amge_eval.render import console
+    from amge_eval.reproduce import DEFAULT_BASELINES
+    from amge_eval.reproduce import reproduce as run_all
+
+    with RichProgress(console(stderr=True), quiet=quiet) as progress:
+        res = run_all(tuple(baseline or DEFAULT_BASELINES), runs_dir=runs_dir,
+                      submissions_dir=submissions, site_dir=site, labels_dir=labels_dir,
+                      data_root=data_root, seed=seed, resamples=resamples, threads=threads,
+                      progress=progress)
+    t = Table(title="Embedded benchmark (synth): masked mAP %", title_justify="left")
+    keys = ("val_s", "val_u", "val_a", "test_s", "test_u", "test_a")
+    for col in ("baseline", "params", *keys, "seconds"):
+        t.add_column(col, justify="left" if col == "baseline" else "right")
+    for name, summ in res.summaries.items():
+        t.add_row(name, f"{res.params[name] / 1e6:.2f}M",
+                  *[f"{summ[k]:.1f}" if summ.get(k) is not None else "-" for k in keys],
+                  f"{res.seconds[name]:.0f}")
+    out = _out()
+    out.print(t)
+    total = sum(res.seconds.values())
+    out.print(f"Total {total:.0f} s. Site: {res.site}/index.html - serve it with "
+              f"`python -m http.server --directory {res.site} 8000` and open "
+              f"http://localhost:8000/")
 
 
 # --------------------------------------------------------------------------- entry point

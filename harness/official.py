@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,14 @@ import numpy as np
 from .datasets import get_card
 from .errors import AmgeError
 from .fileio import sha256_file, write_json_atomic
-from .labels import (LabelSet, activity_from_path, make_label_set, sample_id_from_path,
-                     split_path, write_labels)
+from .labels import (
+    LabelSet,
+    activity_from_path,
+    make_label_set,
+    sample_id_from_path,
+    split_path,
+    write_labels,
+)
 from .muscles import NUM_MUSCLES
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
@@ -151,7 +157,7 @@ def import_official(dataset: str, split: str, videos_pkl: str | Path, labels_pkl
         "activity_from": mode,
         "media_rewrite": list(media_rewrite) if media_rewrite else None,
         "label_fingerprint": ls.fingerprint,
-        "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "imported": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     return ls, path, warnings
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 
 import numpy as np
@@ -109,7 +109,7 @@ def result_record(report, shown_ci: str | None = None) -> dict:
         "amge_eval_version": __version__,
         "protocol": PROTOCOL,
         "protocol_text": PROTOCOL_TEXT,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": report.dataset,
         "dataset_paper_version": report.card.paper_version,
         "predictions": _predictions(report.predictions),

@@ -18,7 +18,7 @@ from .errors import AmgeError, MissingData, Problem, ValidationFailed
 from .labels import LabelSet, read_labels, resolve_labels_dir
 from .metric import masked_map
 from .muscles import REGIONS, region_columns
-from .predictions import (PredictionFile, Predictions, check_against_labels, read_predictions)
+from .predictions import PredictionFile, Predictions, check_against_labels, read_predictions
 
 
 @dataclass

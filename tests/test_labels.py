@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from amge_eval.harness.errors import AmgeError, MissingData
-from amge_eval.harness.labels import (activity_from_dirname, make_label_set, read_labels,
-                                      sample_id_from_path, split_path, write_labels)
+from amge_eval.harness.labels import (
+    activity_from_dirname,
+    make_label_set,
+    read_labels,
+    sample_id_from_path,
+    split_path,
+    write_labels,
+)
 from amge_eval.harness.official import import_official, multi_hot, safe_unpickle
 
 from .conftest import tree_digest

@@ -60,9 +60,10 @@ def _same_kind(key: str, value, default) -> bool:
 
 def _kind(default) -> str:
     if isinstance(default, tuple):
-        inner = type(default[0]).__name__ if default else "str"
-        return f"a list of {inner}"
-    return f"a {type(default).__name__}"
+        return "a list of integers" if default and isinstance(default[0], int) else \
+            "a list of strings"
+    return {bool: "true or false", int: "an integer", float: "a number",
+            str: "a string"}.get(type(default), type(default).__name__)
 
 
 def bad_value(model: str, message: str) -> AmgeError:
@@ -125,6 +126,11 @@ class DataNorm(nn.Module):
         x = x.permute(0, 4, 3, 1, 2)  # (N, M, V, C, T)
         x = self.bn(x.reshape(n * m, v * c, t) if self.shared else x.reshape(n, m * v * c, t))
         return x.reshape(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+
+
+def propagate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """(N, C, T, V) features, (V, V) adjacency [target, source] -> (N, C, T, V) messages."""
+    return torch.einsum("nctv,uv->nctu", x, a)
 
 
 def pool_persons(x: torch.Tensor, n: int) -> torch.Tensor:

@@ -16,9 +16,20 @@ from torch import nn
 from amge_eval.baselines.registry import register_baseline
 
 from . import graph
-from ._gcn import (CHANNELS, STRIDES, DataNorm, bn_init, check_common, check_input, conv_init,
-                   init_classifier, init_convs_and_bns, make_config, pool_persons,
-                   resolve_layout)
+from ._gcn import (
+    CHANNELS,
+    STRIDES,
+    DataNorm,
+    bn_init,
+    check_common,
+    check_input,
+    conv_init,
+    init_classifier,
+    init_convs_and_bns,
+    make_config,
+    pool_persons,
+    resolve_layout,
+)
 
 
 @dataclass(frozen=True)

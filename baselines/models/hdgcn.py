@@ -19,9 +19,20 @@ from torch import nn
 from amge_eval.baselines.registry import register_baseline
 
 from . import graph
-from ._gcn import (CHANNELS, STRIDES, DataNorm, bn_init, check_common, check_input,
-                   init_classifier, init_convs_and_bns, make_config, pool_persons,
-                   resolve_layout)
+from ._gcn import (
+    CHANNELS,
+    STRIDES,
+    DataNorm,
+    bn_init,
+    check_common,
+    check_input,
+    init_classifier,
+    init_convs_and_bns,
+    make_config,
+    pool_persons,
+    propagate,
+    resolve_layout,
+)
 from .ctrgcn import MultiScaleTCN, residual_path
 
 
@@ -113,7 +124,7 @@ class HDGConv(nn.Module):
         for a, down, convs, edge in zip(self.hierarchy, self.down_convs, self.subset_convs,
                                         self.edge_convs):
             h = down(x)  # (N, C_out/4, T, V)
-            ys = [conv(torch.einsum("nctv,uv->nctu", h, a_j)) for conv, a_j in zip(convs, a)]
+            ys = [conv(propagate(h, a_j)) for conv, a_j in zip(convs, a)]  # 3 subsets
             ys.append(edge(h.mean(2)).unsqueeze(2).expand_as(h))  # k-NN over joints, per clip
             layers.append(torch.cat(ys, dim=1))  # (N, C_out, T, V)
         out = torch.stack(layers, dim=2)  # (N, C_out, L, T, V)

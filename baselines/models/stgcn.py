@@ -16,8 +16,17 @@ from torch import nn
 from amge_eval.baselines.registry import register_baseline
 
 from . import graph
-from ._gcn import (CHANNELS, STRIDES, DataNorm, bad_value, check_common, check_input,
-                   make_config, pool_persons, resolve_layout)
+from ._gcn import (
+    CHANNELS,
+    STRIDES,
+    DataNorm,
+    bad_value,
+    check_common,
+    check_input,
+    make_config,
+    pool_persons,
+    resolve_layout,
+)
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,17 @@ class STGCNBlock(nn.Module):
             self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, 1, (stride, 1)),
                                           nn.BatchNorm2d(c_out))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
+    def graph_conv(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N*M, C_in, T, V) -> (N*M, C_out, T, V), summed over the K partitions
         a = self.adjacency if self.importance is None else self.adjacency * self.importance
         y = self.gcn(x)  # (N*M, K*C_out, T, V)
         nm, _, t, v = y.shape
-        y = torch.einsum("nkctv,kuv->nctu", y.reshape(nm, a.shape[0], -1, t, v), a)
+        return torch.einsum("nkctv,kuv->nctu", y.reshape(nm, a.shape[0], -1, t, v), a)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
         res = 0 if self.residual is None else self.residual(x)
-        return torch.relu(self.tcn(y) + res)  # (N*M, C_out, T', V)
+        return torch.relu(self.tcn(self.graph_conv(x)) + res)
 
 
 class STGCN(nn.Module):

@@ -1,0 +1,41 @@
+"""Build the dataset a baseline reads, from its modality and the config's [data] table.
+
+[data] keys are the loader settings of the modality (baselines/data: SkeletonSettings,
+VideoSettings; docs/data.md). The [eval] table's view counts override the loader's at test time:
+for skeletons ``temporal_views`` becomes the number of uniform resampling phases; for video,
+``temporal_views`` > 1 returns that many uniform clip positions (all of them) and
+``spatial_views`` the crops per position.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.labels import LabelSet
+from amge_eval.harness.skeletons import read_skeletons, skeleton_path
+
+
+def build_dataset(modality: str, labels: LabelSet, data_root: Path, data_cfg: dict, *,
+                  train: bool, seed: int, skip_bad: bool = False, temporal_views: int = 1,
+                  spatial_views: int = 1):
+    from amge_eval.baselines.data.datasets import SkeletonDataset, VideoDataset
+
+    settings = dict(data_cfg)
+    settings.setdefault("seed", seed)
+    if modality == "skeleton":
+        if spatial_views != 1:
+            raise AmgeError("eval.spatial_views applies to video only; skeleton baselines take "
+                            "eval.temporal_views", code="E803")
+        if not train:
+            settings["views"] = temporal_views
+        sk = read_skeletons(skeleton_path(data_root, labels.dataset, labels.split))
+        return SkeletonDataset(labels, sk, settings, train=train, skip_missing=skip_bad)
+    if modality in ("rgb", "rgb+rgbdiff"):
+        if not train:
+            if temporal_views > 1:
+                settings.update(temporal_views=temporal_views, view_indices=None)
+            settings["spatial_views"] = spatial_views
+        return VideoDataset(labels, settings, train=train, data_root=data_root,
+                            skip_bad=skip_bad)
+    raise AmgeError(f"No loader for modality {modality!r}", code="E815")

@@ -1,0 +1,355 @@
+"""`amge-eval run-baseline`: train (or fit) a baseline, predict every evaluation split, write
+prediction files the scorer accepts, score them, and leave a complete run record.
+
+Output folder (``--out``)::
+
+    run.json                    run record (config, seed, git commit, versions, device, timings...)
+    config.toml                 the resolved config
+    predictions/<split>.npz     one file per evaluation split (dataset and split keys inside)
+    scores.json                 the harness's result record of those four files
+
+Checkpoints live outside it, in ``<checkpoint-dir>/<run key>/last.pt`` (default
+``$AMGE_EVAL_HOME/checkpoints``); the run key hashes everything that determines the run
+(baseline, dataset, resolved config, seed, train-label fingerprint), so rerunning the same
+command after an interruption resumes, and any change starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from amge_eval import __version__
+from amge_eval.harness.datasets import EVAL_SPLITS, get_card
+from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.fileio import (
+    amge_home,
+    default_data_root,
+    write_json_atomic,
+    write_text_atomic,
+)
+from amge_eval.harness.labels import read_labels, resolve_labels_dir
+from amge_eval.harness.predictions import write_predictions
+from amge_eval.harness.progress import NULL_PROGRESS, Progress
+from amge_eval.harness.records import result_record
+from amge_eval.harness.scoring import score_file
+
+from .config import RunConfig, load_config
+from .registry import BaselineSpec, get_baseline
+
+RUN_SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class RunOptions:
+    baseline: str
+    dataset: str = "synth"
+    out: Path | None = None
+    labels_dir: Path | None = None
+    data_root: Path | None = None
+    config_file: Path | None = None
+    overrides: tuple[str, ...] = ()
+    epochs: int | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    weights: Path | None = None
+    resume: bool = True
+    checkpoint_dir: Path | None = None
+    skip_bad: bool = False
+    resamples: int = 10_000  # bootstrap resamples of the final scoring
+    generate: bool = True  # generate the embedded benchmark when --dataset synth is absent
+    threads: int | None = None  # torch CPU threads (default: torch's choice)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    record: dict
+    scores: dict  # the result record
+    summary: dict = field(default_factory=dict)  # val_s ... test_gap in %
+    report: object = None  # the harness ScoreReport (None when not scored)
+
+
+def default_out(dataset: str, baseline: str, seed: int) -> Path:
+    return Path("runs") / dataset / f"{baseline}-seed{seed}"
+
+
+def _git() -> dict:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        if commit.returncode == 0:
+            return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"commit": None, "dirty": None}
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "amge_eval": __version__}
+    for dist in ("numpy", "torch", "torchvision", "av", "scikit-learn"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _prepare_out(out: Path) -> None:
+    """Refuse to mix a new run into a folder holding something else."""
+    if out.exists() and not out.is_dir():
+        raise AmgeError(f"--out {out} is a file; give a folder", code="E812")
+    if out.is_dir():
+        foreign = [p.name for p in out.iterdir()
+                   if p.name not in ("run.json", "config.toml", "predictions", "scores.json")]
+        if foreign:
+            raise AmgeError(f"--out {out} holds other files ({', '.join(sorted(foreign)[:3])}); "
+                            f"choose an empty or a previous run's folder", code="E812")
+
+
+def _ensure_dataset(opts: RunOptions, labels_dir: Path, data_root: Path, spec: BaselineSpec,
+                    progress: Progress) -> dict | None:
+    """The embedded benchmark's manifest; generated with default settings on first use.
+
+    An existing benchmark (whatever its settings, e.g. from `amge-eval data synth
+    --clips-per-activity 8`) is used as it is; its manifest goes into the run record.
+    """
+    if opts.dataset != "synth":
+        return None
+    from amge_eval.harness.synth.generate import generate_benchmark, is_generated, read_manifest
+
+    video = spec.modality not in ("none", "labels", "skeleton")
+    manifest = read_manifest(data_root)
+    have_labels = (labels_dir / "synth" / "train.csv").is_file()
+    if manifest is not None and have_labels:
+        if video and not manifest.get("video"):
+            raise AmgeError(f"The embedded benchmark at {data_root} was generated without "
+                            f"videos, which {spec.name} needs; run `amge-eval data synth "
+                            f"--overwrite` (with video) first", code="E813")
+        return manifest
+    import os
+
+    if not opts.generate or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise AmgeError("The embedded benchmark is not generated; run `amge-eval data synth` "
+                        "first (a multi-process run does not generate it)", code="E813")
+    if not is_generated(labels_dir, data_root, video=video):
+        progress.note(f"Generating the embedded benchmark into {labels_dir} and {data_root}")
+        generate_benchmark(labels_dir, data_root, video=video, progress=progress)
+    return read_manifest(data_root)
+
+
+def _device(choice: str):
+    import torch
+
+    if choice not in ("auto", "cpu", "cuda"):
+        raise AmgeError(f"--device must be auto, cpu or cuda, not {choice!r}", code="E814")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise AmgeError("--device cuda was asked for but no CUDA GPU is visible", code="E814")
+    if choice == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    import os
+
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _device_record(device) -> dict:
+    import torch
+
+    rec = {"type": device.type, "name": platform.processor() or platform.machine(),
+           "cpu_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        rec["name"] = torch.cuda.get_device_name(device)
+        rec["count"] = torch.cuda.device_count()
+    return rec
+
+
+def run_key(spec: BaselineSpec, dataset: str, cfg: RunConfig, seed: int, train_fp: str,
+            world: int) -> str:
+    text = json.dumps({"baseline": spec.name, "dataset": dataset, "config": cfg.to_dict(),
+                       "seed": seed, "train_labels": train_fp, "world": world}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _config_toml(cfg: RunConfig) -> str:
+    lines = ["# Resolved configuration of this run (written by amge-eval run-baseline)"]
+    for table, values in cfg.to_dict().items():
+        lines.append(f"\n[{table}]")
+        for k, v in values.items():
+            lines.append(f"{k} = {json.dumps(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunResult:
+    t_start = time.perf_counter()
+    spec = get_baseline(opts.baseline)
+    if not spec.config_path.is_file():
+        raise AmgeError(f"Baseline {spec.name} has no config file {spec.config_path}", code="E801")
+    cfg = load_config(spec.config_path, opts.config_file, list(opts.overrides), opts.epochs,
+                      opts.batch_size)
+    labels_dir = resolve_labels_dir(opts.labels_dir)
+    data_root = Path(opts.data_root).expanduser() if opts.data_root else default_data_root()
+    card = get_card(opts.dataset, labels_dir)
+    out = Path(opts.out) if opts.out else default_out(opts.dataset, spec.name, opts.seed)
+    _prepare_out(out)
+    generated = _ensure_dataset(opts, labels_dir, data_root, spec, progress)
+    labels = {s: read_labels(labels_dir, opts.dataset, s) for s in ("train", *EVAL_SPLITS)}
+    timing: dict[str, float] = {}
+
+    if spec.family == "statistical":
+        from amge_eval.baselines.models.statistical import StatisticalModel
+
+        model: StatisticalModel = spec.builder(**cfg.model)
+        t0 = time.perf_counter()
+        model.fit(labels["train"].labels)
+        rng = np.random.default_rng(opts.seed)
+        preds = {s: (labels[s].sample_ids, model.predict(len(labels[s]), rng)) for s in EVAL_SPLITS}
+        timing["eval_s"] = time.perf_counter() - t0
+        cfg = RunConfig(cfg.model, {}, cfg.train, cfg.eval)
+        extra = {"params": 0, "epochs": 0, "device": {"type": "none"}, "train": None,
+                 "data_settings": {"input": "none: scores do not depend on the sample"},
+                 "skipped_samples": {}, "world_size": 1, "weights": None}
+        main = True
+    else:
+        preds, extra, main = _run_torch(spec, cfg, opts, labels, data_root, timing, progress)
+    if not main:  # other ranks of a torchrun job write nothing
+        return RunResult(out, {}, {})
+
+    pred_dir = out / "predictions"
+    for split in EVAL_SPLITS:
+        ids, scores = preds[split]
+        write_predictions(pred_dir / f"{split}.npz", ids, scores, opts.dataset, split)
+    write_text_atomic(out / "config.toml", _config_toml(cfg))
+    t0 = time.perf_counter()
+    scored = report = None
+    if not any(extra["skipped_samples"].values()):
+        report = score_file(pred_dir, dataset=opts.dataset, labels_dir=labels_dir,
+                            resamples=opts.resamples, seed=opts.seed)
+        scored = result_record(report)
+        write_json_atomic(out / "scores.json", scored)
+    timing["score_s"] = time.perf_counter() - t0
+    timing["total_s"] = time.perf_counter() - t_start
+    record = {
+        "schema_version": RUN_SCHEMA_VERSION,
+        "kind": "run",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "baseline": spec.name,
+        "paper_name": spec.paper_name,
+        "family": spec.family,
+        "modality": spec.modality,
+        "dataset": opts.dataset,
+        "dataset_paper_version": card.paper_version,
+        "labels_dir": str(labels_dir),
+        "data_root": str(data_root),
+        "label_fingerprints": {s: labels[s].fingerprint for s in labels},
+        "config": cfg.to_dict(),
+        "config_sha256": cfg.digest(),
+        "seed": opts.seed,
+        "git": _git(),
+        "versions": _versions(),
+        "command": sys.argv[1:] if sys.argv and "amge-eval" in Path(sys.argv[0]).name else None,
+        "timing": {k: round(v, 3) for k, v in timing.items()},
+        "paper_params_m": spec.paper_params_m,
+        "predictions": {s: f"predictions/{s}.npz" for s in EVAL_SPLITS},
+        "scores": "scores.json" if scored else None,
+        "benchmark_manifest": generated,
+        **extra,
+    }
+    write_json_atomic(out / "run.json", record)
+    summary = {k: v["value"] for k, v in (scored or {}).get("summary", {}).items()}
+    return RunResult(out, record, scored or {}, summary, report)
+
+
+def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, timing, progress):
+    import torch
+
+    from . import training
+    from .distributed import init_from_env, shutdown
+    from .inputs import build_dataset
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    device = _device(opts.device)
+    d = init_from_env(device.type)
+    try:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        training.seed_everything(opts.seed)
+        torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
+        model = spec.builder(num_muscles=20, **cfg.model)
+        weights = training.load_weights(model, opts.weights) if opts.weights else None
+        if d.enabled and device.type == "cuda" and cfg.train.batchnorm == "batch":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.to(device)
+        params = sum(p.numel() for p in model.parameters())
+        t0 = time.perf_counter()
+        train_set = build_dataset(spec.modality, labels["train"], data_root, cfg.data, train=True,
+                                  seed=opts.seed, skip_bad=opts.skip_bad)
+        key = run_key(spec, opts.dataset, cfg, opts.seed, labels["train"].fingerprint, d.world)
+        ckpt_root = Path(opts.checkpoint_dir) if opts.checkpoint_dir else amge_home() / "checkpoints"
+        checkpoint = ckpt_root / key / "last.pt"
+        state = training.train(model, train_set, cfg.train, device, d, opts.seed, checkpoint, key,
+                               opts.resume, progress)
+        timing["train_s"] = time.perf_counter() - t0
+        timing["train_compute_s"] = state.seconds
+        t0 = time.perf_counter()
+        preds, skipped, settings = {}, {}, {}
+        skipped["train"] = _skipped(train_set)
+        for split in EVAL_SPLITS:
+            ds = build_dataset(spec.modality, labels[split], data_root, cfg.data, train=False,
+                               seed=opts.seed, skip_bad=opts.skip_bad,
+                               temporal_views=cfg.eval.temporal_views,
+                               spatial_views=cfg.eval.spatial_views)
+            preds[split] = (ds.sample_ids, training.predict(model, ds, cfg.eval, cfg.train.loss,
+                                                            device, d, progress,
+                                                            task=f"predict {split}"))
+            skipped[split] = _skipped(ds)
+            settings = ds.settings() if hasattr(ds, "settings") else {}
+        timing["eval_s"] = time.perf_counter() - t0
+        extra = {
+            "params": int(params),
+            "params_m": round(params / 1e6, 3),
+            "epochs": state.epoch,
+            "train": {"losses": [round(x, 6) for x in state.losses or []], "steps": state.step,
+                      "checkpoint": str(checkpoint), "run_key": key,
+                      "resumed_from_epoch": state.resumed_from},
+            "device": _device_record(device),
+            "world_size": d.world,
+            "weights": weights,
+            "data_settings": {"train": train_set.settings() if hasattr(train_set, "settings")
+                              else {}, "eval": settings,
+                              "eval_views": {"temporal": cfg.eval.temporal_views,
+                                             "spatial": cfg.eval.spatial_views,
+                                             "aggregate": cfg.eval.aggregate,
+                                             "scores": "sigmoid" if cfg.train.loss == "bce"
+                                             else "softmax"}},
+            "skipped_samples": {k: v for k, v in skipped.items() if v},
+        }
+        return preds, extra, d.main
+    finally:
+        shutdown(d)
+
+
+def _skipped(ds) -> list[dict]:
+    return [{"sample_id": s.sample_id, "reason": s.reason} for s in getattr(ds, "skipped", [])]
+
+
+def remove_checkpoints(result: RunResult) -> None:
+    ckpt = (result.record.get("train") or {}).get("checkpoint")
+    if ckpt:
+        shutil.rmtree(Path(ckpt).parent, ignore_errors=True)

@@ -1,0 +1,122 @@
+"""Builders shared by the leaderboard tests: prediction folders, runner output folders, and small
+submission stores built from the committed reported entries plus scored ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from amge_eval.harness.predictions import write_predictions
+
+from .conftest import DATASET, EVAL, Store
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "submissions"
+REPORTED_CSV = REPO.parent / "shared" / "paper" / "reported_results.csv"
+RESAMPLES = 200  # enough for a 95% interval; keeps scoring in tests at a fraction of a second
+
+
+def informative_scores(labels: np.ndarray, noise: float, seed: int) -> np.ndarray:
+    """Scores that rank positives above negatives more or less well (noise 0 = perfectly)."""
+    rng = np.random.default_rng(seed)
+    return (labels + noise * rng.standard_normal(labels.shape)).astype(np.float32)
+
+
+def write_pred_dir(folder: Path, store: Store, noise: float, seed: int = 0,
+                   splits=EVAL, dataset: str = DATASET, labels: dict | None = None) -> Path:
+    """One <split>.npz per split; ``labels`` (split -> matrix) overrides what scores follow."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, split in enumerate(splits):
+        ls = store.labels[split]
+        y = labels[split] if labels and split in labels else ls.labels
+        write_predictions(folder / f"{split}.npz", ls.sample_ids,
+                          informative_scores(y, noise, seed + i), dataset=dataset, split=split)
+    return folder
+
+
+def run_record(dataset: str = DATASET, skipped=None, **over) -> dict:
+    """A run record shaped like baselines/runner.py writes it (``skipped``: split -> ids)."""
+    rec = {"schema_version": "1.0", "kind": "run", "baseline": "stgcn", "paper_name": "ST-GCN",
+           "family": "skeleton", "modality": "skeleton", "dataset": dataset,
+           "labels_dir": "/home/someone/.cache/amge-eval/labels",
+           "data_root": "/home/someone/.cache/amge-eval/data",
+           "config": {"model": {"partitions": 1}, "train": {"epochs": 2, "lr": 0.001}},
+           "seed": 0, "git": {"commit": "0123abc", "dirty": False},
+           "versions": {"amge-eval": "0.1.0", "torch": "2.14.1"},
+           "device": {"type": "cpu", "name": "test cpu"},
+           "timing": {"train_s": 1.5, "eval_s": 0.25, "total_s": 1.75}, "epochs": 2,
+           "params": 2_640_000, "params_m": 2.64, "paper_params_m": 2.6,
+           "train": {"losses": [0.7, 0.6], "steps": 8, "checkpoint": "/home/someone/last.pt"},
+           "data_settings": {"train": {"frames": 64}, "eval": {"frames": 64},
+                             "eval_views": {"temporal": 1, "spatial": 1, "aggregate": "mean"}},
+           "predictions": {s: f"predictions/{s}.npz" for s in EVAL}, "scores": "scores.json",
+           "skipped_samples": dict(skipped or {})}
+    rec.update(over)
+    return rec
+
+
+def write_run_dir(folder: Path, store: Store, noise: float, seed: int = 0, **over) -> Path:
+    """The layout `amge-eval run-baseline NAME --out DIR` writes."""
+    write_pred_dir(folder / "predictions", store, noise, seed)
+    (folder / "run.json").write_text(json.dumps(run_record(**over), indent=2))
+    return folder
+
+
+def copy_reported(dest: Path, datasets=(DATASET,)) -> Path:
+    """A submissions folder holding the committed reported entries of ``datasets``."""
+    for ds in datasets:
+        shutil.copytree(COMMITTED / ds, dest / ds,
+                        ignore=shutil.ignore_patterns(".*", "ties.json"))
+    return dest
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*") if p.is_file())
+
+
+HOSTILE_NAME = '<script>alert("pwn")</script> "Q" \'S\' & Ünïcødé 🏋️‍♀️ \u202ertl'
+HOSTILE_NOTES = 'Line one <img src=x onerror=alert(1)>\nline two </dd></dl><script>bad()</script>'
+
+
+@dataclass
+class Fixture:
+    subs: Path
+    site: Path
+    store: Store
+
+
+def build_fixture(root: Path, store: Store | None = None) -> Fixture:
+    """A store with the committed reported rows of musclemap136 and four scored entries (one
+    with hostile metadata, one reproduced run that skipped two samples), and its built site."""
+    from amge_eval.leaderboard.site import build_site
+    from amge_eval.leaderboard.store import submit
+
+    from .conftest import make_store
+
+    store = store or make_store(root / "labels")
+    subs = copy_reported(root / "subs")
+
+    def add(path, name, **kw):
+        submit(path, DATASET, name, submissions_dir=subs, labels_dir=store.root,
+               resamples=RESAMPLES, **kw)
+
+    add(write_pred_dir(root / "good", store, 0.3, seed=1), "Good model",
+        metadata={"family": "video", "authors": ["Ada Lovelace"], "params_m": 12.5,
+                  "paper_url": "https://example.org/paper?id=1&v=2"})
+    add(write_pred_dir(root / "hostile", store, 0.32, seed=2), HOSTILE_NAME,
+        metadata={"family": "other", "authors": ['Mr "Quote" O\'Neil', "<b>bold</b>"],
+                  "notes": HOSTILE_NOTES, "training_data": "<i>x</i> & y",
+                  "code_url": "https://example.org/code?a=1&b=2"})
+    # Runs that skip samples cannot be scored; this one lists training samples it skipped.
+    skipped = {"train": [store.ids("train")[0], store.ids("train")[1]]}
+    add(write_run_dir(root / "run", store, 0.6, seed=3, skipped=skipped), "ST-GCN")
+    add(write_pred_dir(root / "weak", store, 2.5, seed=4), "Weak model",
+        metadata={"family": "skeleton", "modalities_train": ["skeleton"],
+                  "modalities_test": ["skeleton"]})
+    site = root / "site"
+    build_site(subs, site)
+    return Fixture(subs, site, store)
