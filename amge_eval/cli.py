@@ -123,7 +123,7 @@ def score(
         fp = ", ".join(f"{s.split} {s.label_fingerprint[:12]}" for s in report.splits.values())
         from amge_eval.harness.records import SCORER_VERSION
 
-        out.print(f"Intervals: {int(report.level * 100)}% percentile bootstrap, {resamples:,} "
+        out.print(f"Intervals: {int(report.level * 100)}% BCa bootstrap, {resamples:,} "
                   f"resamples by {' and by '.join(report.ci_kinds)}, seed {seed}. "
                   f"Scorer {SCORER_VERSION}; labels {fp}; predictions sha256 "
                   f"{report.predictions.sha256[:12]}.")

@@ -34,7 +34,8 @@ DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 0
 DEFAULT_LEVEL = 0.95
 CI_KINDS = ("activity", "sample")
-_CHUNK = 1000  # replicates per block: bounds memory at a few hundred MB for 1M-row splits
+_CHUNK = 1000  # replicates per block of weight draws (fixed: the draws depend on it)
+_BLOCK_CELLS = 500_000  # replicates x thresholds per block of AP arithmetic (2 MB float32: in cache)
 
 
 def split_rng(seed: int, split: str) -> np.random.Generator:
@@ -74,19 +75,22 @@ def _prepare_column(s: np.ndarray, y: np.ndarray) -> _Column | None:
     return _Column(idx.astype(np.int64), int(u.size))
 
 
-def _ap_from_counts(tp: np.ndarray, fp: np.ndarray, d_tp: np.ndarray | None = None) -> np.ndarray:
-    """Step AP per replicate from cumulative weighted counts, (R, K) each; NaN where TP_K = 0.
+def _ap_from_counts(tp: np.ndarray, denom: np.ndarray, w_pos: np.ndarray,
+                    h_pos_t: np.ndarray | None) -> np.ndarray:
+    """Step AP per replicate, NaN where TP_K = 0.
 
-    ``fp`` is overwritten. Counts are whole numbers, so adding 1e-30 to the denominator leaves
-    every non-zero one unchanged and turns 0/0 (no sample above the threshold) into 0.
+    tp, denom: (R, K) cumulative weighted true positives and samples above each threshold
+    (``denom`` is overwritten); the true positives added at threshold k are
+    ``dTP = w_pos @ h_pos`` with w_pos (R, A+) the weights of the clusters holding positives and
+    h_pos_t (K, A+) their histograms, so sum_k dTP_k * precision_k is computed as
+    rowsum(w_pos * (precision @ h_pos_t)) without forming dTP.
     """
     total = tp[:, -1].astype(np.float64)
-    if d_tp is None:
-        d_tp = np.diff(tp, axis=1, prepend=0)
-    fp += tp
-    fp += 1e-30
-    np.divide(tp, fp, out=fp)  # precision at each threshold
-    ap = np.einsum("rk,rk->r", d_tp, fp, dtype=np.float64)
+    np.divide(tp, denom, out=denom)  # precision at each threshold
+    if h_pos_t is None:  # w_pos is dTP itself
+        ap = np.einsum("rk,rk->r", w_pos, denom).astype(np.float64)
+    else:
+        ap = np.einsum("ra,ra->r", w_pos, denom @ h_pos_t).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         ap = ap / total
     ap[total == 0] = np.nan
@@ -119,28 +123,36 @@ def replicate_aps(scores: np.ndarray, labels: np.ndarray, clusters: np.ndarray,
     per_sample = a == n and np.array_equal(clusters, np.arange(n))
     dtype = np.float32 if n < 2**24 else np.float64  # whole-number counts stay exact
     w = weights.astype(dtype)
-    for j in range(c):
+
+    def column(j: int) -> None:
         y = labels[:, j]
         col = _prepare_column(scores[:, j], y)
         if col is None:
-            continue
+            return
         if per_sample:
             out[:, j] = _per_sample_column(col, y, w)
-            continue
+            return
         h_pos, h_neg = _cluster_counts(col, y, clusters, a)
-        rows_pos = h_pos.any(axis=1)
-        rows_neg = h_neg.any(axis=1)
+        rows_pos, rows_neg = h_pos.any(axis=1), h_neg.any(axis=1)
         h_pos = h_pos[rows_pos].astype(dtype)
         c_pos = np.cumsum(h_pos, axis=1)
+        h_pos_t = np.ascontiguousarray(h_pos.T)
         c_neg = np.cumsum(h_neg[rows_neg], axis=1).astype(dtype)
-        for start in range(0, r, _CHUNK):
-            blk = w[start:start + _CHUNK]
+        step = max(100, _BLOCK_CELLS // max(1, col.k))
+        for start in range(0, r, step):
+            blk = w[start:start + step]
             bp = np.ascontiguousarray(blk[:, rows_pos])
             tp = bp @ c_pos
-            d_tp = bp @ h_pos
-            fp = (np.ascontiguousarray(blk[:, rows_neg]) @ c_neg if rows_neg.any()
-                  else np.zeros_like(tp))
-            out[start:start + blk.shape[0], j] = _ap_from_counts(tp, fp, d_tp)
+            denom = (np.ascontiguousarray(blk[:, rows_neg]) @ c_neg if rows_neg.any()
+                     else np.zeros_like(tp))
+            denom += tp
+            # counts are whole numbers: + 1e-30 leaves every count >= 1 unchanged and turns
+            # 0/0 (nothing above a threshold, so no true positive added there) into 0
+            denom += 1e-30
+            out[start:start + blk.shape[0], j] = _ap_from_counts(tp, denom, bp, h_pos_t)
+
+    for j in range(c):  # (a thread pool over columns only fights BLAS's own threads)
+        column(j)
     return out
 
 
@@ -157,13 +169,15 @@ def _per_sample_column(col: _Column, y: np.ndarray, w: np.ndarray) -> np.ndarray
         parts.append((order, groups[starts] if order.size else groups, starts))
     for start in range(0, w.shape[0], _CHUNK):
         blk = w[start:start + _CHUNK]
-        counts = []
+        hists = []
         for order, group_ids, starts in parts:
             dense = np.zeros((blk.shape[0], k), dtype=blk.dtype)
             if order.size:
                 dense[:, group_ids] = np.add.reduceat(blk[:, order], starts, axis=1)
-            counts.append(np.cumsum(dense, axis=1))
-        res[start:start + blk.shape[0]] = _ap_from_counts(counts[0], counts[1])
+            hists.append(dense)
+        tp = np.cumsum(hists[0], axis=1)
+        denom = np.cumsum(hists[0] + hists[1], axis=1) + 1e-30
+        res[start:start + blk.shape[0]] = _ap_from_counts(tp, denom, hists[0], None)
     return res
 
 
@@ -182,6 +196,61 @@ class Interval:
     high: float
     se: float  # standard deviation of the replicates
     degenerate: int  # replicates with no scorable column (left out of the interval)
+    method: str = "percentile"  # "bca" or "percentile"
+
+
+MAX_JACKKNIFE = 5000  # clusters above which BCa drops the acceleration term (a = 0)
+
+
+def jackknife_weights(n_clusters: int) -> np.ndarray:
+    """(A, A) weights of the leave-one-cluster-out jackknife: row i drops cluster i."""
+    w = np.ones((n_clusters, n_clusters), dtype=np.int32)
+    np.fill_diagonal(w, 0)
+    return w
+
+
+def bca_interval(replicates: np.ndarray, estimate: float, jackknife: list[np.ndarray] | None,
+                 level: float = DEFAULT_LEVEL) -> Interval:
+    """Bias-corrected and accelerated (BCa) bootstrap interval (Efron 1987).
+
+    AP under resampling is biased: a replicate holds fewer distinct activities, and muscles that
+    lose every positive drop out of its mean, so replicates sit above the estimate more often
+    than not and a plain percentile interval is shifted. BCa corrects for that bias (z0, from the
+    share of replicates below the estimate) and for skew (the acceleration a, from the jackknife
+    values). ``jackknife`` holds one array of leave-one-cluster-out values per independent
+    sample (one per split; two for an average of seen and unseen); None or too many clusters
+    gives a = 0 (bias-corrected percentile).
+    """
+    from statistics import NormalDist
+
+    reps = np.asarray(replicates, dtype=np.float64)
+    ok = reps[~np.isnan(reps)]
+    if ok.size == 0 or np.isnan(estimate):
+        return Interval(float("nan"), float("nan"), float("nan"), int(reps.size), "bca")
+    nd = NormalDist()
+    below = (np.sum(ok < estimate) + 0.5 * np.sum(ok == estimate)) / ok.size
+    below = min(max(below, 0.5 / ok.size), 1 - 0.5 / ok.size)
+    z0 = nd.inv_cdf(below)
+    a = 0.0
+    if jackknife:
+        num = den = 0.0
+        for values in jackknife:
+            v = np.asarray(values, dtype=np.float64)
+            v = v[~np.isnan(v)]
+            if v.size < 2:
+                continue
+            u = v.mean() - v  # influence of each cluster
+            num += float(np.sum(u ** 3))
+            den += float(np.sum(u ** 2))
+        a = num / (6.0 * den ** 1.5) if den > 0 else 0.0
+    alpha = (1.0 - level) / 2.0
+    qs = []
+    for z in (nd.inv_cdf(alpha), nd.inv_cdf(1 - alpha)):
+        shifted = z0 + (z0 + z) / (1 - a * (z0 + z))
+        qs.append(100 * nd.cdf(shifted))
+    lo, hi = np.percentile(ok, qs)
+    se = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
+    return Interval(float(lo), float(hi), se, int(reps.size - ok.size), "bca")
 
 
 def percentile_interval(replicates: np.ndarray, level: float = DEFAULT_LEVEL) -> Interval:

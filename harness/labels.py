@@ -102,9 +102,10 @@ def make_label_set(dataset: str, split: str, sample_ids, activities, media, labe
                         code="E501")
     if not np.isin(lab, (0, 1)).all():
         raise AmgeError("Labels must be 0 or 1", code="E501")
-    _check_ids(sample_ids.tolist(), f"{dataset}/{split}")
+    _check_ids(sample_ids, f"{dataset}/{split}")
     for col in (activities, media):
-        if any(("\n" in s or "\r" in s) for s in col.tolist()):
+        text = "".join(col.tolist())
+        if "\n" in text or "\r" in text:
             raise AmgeError("Activities and media paths may not contain line breaks", code="E501")
     if n == 0:
         activities = np.zeros(0, dtype=str)
@@ -113,19 +114,17 @@ def make_label_set(dataset: str, split: str, sample_ids, activities, media, labe
     return LabelSet(dataset, split, sample_ids, activities, media, lab.astype(np.uint8))
 
 
-def _check_ids(ids: list[str], where: str) -> None:
-    bad = [s for s in ids if not s or len(s) > 512 or any(ord(c) < 32 for c in s) or s != s.strip()]
+def _check_ids(ids: np.ndarray, where: str) -> None:
+    from .predictions import bad_ids
+
+    bad = bad_ids(ids)
     if bad:
         raise AmgeError(f"{where}: {len(bad)} invalid sample ids (empty, over 512 characters, "
                         f"control characters or surrounding spaces); first: {bad[0][:80]!r}",
                         code="E501")
-    seen: set[str] = set()
-    dups = []
-    for s in ids:
-        if s in seen:
-            dups.append(s)
-        seen.add(s)
-    if dups:
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        dups = uniq[counts > 1].tolist()
         raise AmgeError(f"{where}: {len(dups)} duplicated sample ids; first: "
                         f"{', '.join(repr(d) for d in dups[:5])}", code="E501")
 
@@ -172,11 +171,13 @@ def parse_csv(text: str, dataset: str, split: str, source: str) -> LabelSet:
     if bad:
         raise AmgeError(f"{source}: {len(bad)} rows have the wrong number of fields "
                         f"(first at line {bad[0]})", code="E501")
-    try:
-        lab = np.array([[int(v) for v in r[3:]] for r in body], dtype=np.int64).reshape(
-            len(body), NUM_MUSCLES)
-    except ValueError as exc:
-        raise AmgeError(f"{source}: muscle columns must hold 0 or 1 ({exc})", code="E501") from exc
+    cells = np.array([r[3:] for r in body], dtype=str).reshape(len(body), NUM_MUSCLES)
+    ones, zeros = cells == "1", cells == "0"
+    if not (ones | zeros).all():
+        i, j = np.argwhere(~(ones | zeros))[0]
+        raise AmgeError(f"{source}: muscle columns must hold 0 or 1, but line {i + 2} has "
+                        f"{cells[i, j][:20]!r} for {MUSCLE_IDS[j]}", code="E501")
+    lab = ones.astype(np.uint8)
     return make_label_set(dataset, split, [r[0] for r in body], [r[1] for r in body],
                           [r[2] for r in body], lab)
 

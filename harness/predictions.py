@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -110,23 +111,32 @@ def check_ids(ids: np.ndarray, source: str, problems: list[Problem]) -> np.ndarr
         problems.append(Problem("E303", f"Expected sample_ids as a 1-D string array, but got dtype "
                                         f"{ids.dtype} with shape {ids.shape}{hint}", source))
         return None
-    lst = ids.tolist()
-    bad = [s for s in lst if not s or len(s) > MAX_ID_LENGTH or s != s.strip()
-           or any(ord(c) < 32 or ord(c) == 127 for c in s)]
+    bad = bad_ids(ids)
     if bad:
         problems.append(Problem("E305", f"{len(bad)} sample ids are empty, longer than "
                                         f"{MAX_ID_LENGTH} characters, padded with spaces or hold "
                                         f"control characters; first: {_first(bad, 3)}", source))
-    seen: set[str] = set()
-    dups: dict[str, int] = {}
-    for s in lst:
-        if s in seen:
-            dups[s] = dups.get(s, 1) + 1
-        seen.add(s)
-    if dups:
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        dups = {str(u): int(c) for u, c in zip(uniq[counts > 1], counts[counts > 1])}
         problems.append(Problem("E402", f"{len(dups)} sample ids occur more than once; first: "
                                         f"{_first(dups)}. Give each sample exactly one row", source))
     return ids
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def bad_ids(ids: np.ndarray) -> list[str]:
+    """Ids that are empty, too long, padded with spaces or hold control characters (vectorised:
+    one regex pass over all ids, string lengths and stripping in numpy)."""
+    if ids.size == 0:
+        return []
+    lengths = np.char.str_len(ids)
+    bad = (lengths == 0) | (lengths > MAX_ID_LENGTH) | (np.char.strip(ids) != ids)
+    if _CONTROL.search("".join(ids.tolist())):
+        bad |= np.array([bool(_CONTROL.search(s)) for s in ids.tolist()])
+    return ids[bad].tolist()
 
 
 def check_muscles(muscles: np.ndarray, source: str, problems: list[Problem]) -> None:

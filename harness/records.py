@@ -59,7 +59,7 @@ def _num(x) -> float | None:
 
 def _interval(iv) -> dict:
     return {"low": _num(iv.low), "high": _num(iv.high), "se": _num(iv.se),
-            "degenerate_replicates": iv.degenerate}
+            "method": iv.method, "degenerate_replicates": iv.degenerate}
 
 
 def _versions() -> dict:
@@ -114,7 +114,9 @@ def result_record(report, shown_ci: str | None = None) -> dict:
         "dataset_paper_version": report.card.paper_version,
         "predictions": _predictions(report.predictions),
         "ci": {"kinds": list(report.ci_kinds), "shown": shown, "level": report.level,
-               "resamples": report.resamples, "seed": report.seed, "method": "percentile",
+               "resamples": report.resamples, "seed": report.seed,
+               "method": "bca (bias-corrected and accelerated percentile; jackknife over the "
+                         "resampling units)",
                "resampling": {"activity": "activities drawn with replacement (label vectors "
                                           "where activities are unknown)",
                               "sample": "samples drawn with replacement"}},

@@ -36,6 +36,7 @@ class SplitResult:
     scored: np.ndarray  # (20,) bool
     regions: dict[str, float | None]  # mean AP of the scored muscles of each body region
     replicates: dict[str, np.ndarray] = field(default_factory=dict)  # ci kind -> (R,) mAP
+    jackknife: dict[str, np.ndarray | None] = field(default_factory=dict)  # leave-one-cluster-out
     intervals: dict[str, bs.Interval] = field(default_factory=dict)
 
 
@@ -210,9 +211,21 @@ def _split_result(r: _Resolved, ci_kinds, resamples, seed, level, weights_cache)
             weights_cache[key] = bs.draw_weights(rng, n_cl, resamples)
         cl = clusters if ci == "activity" else np.arange(len(labels))
         reps = bs.replicate_maps(scores, labels.labels, cl, weights_cache[key])
+        n_cl = weights_cache[key].shape[1]
+        jack = (bs.replicate_maps(scores, labels.labels, cl, bs.jackknife_weights(n_cl))
+                if n_cl <= bs.MAX_JACKKNIFE else None)
         out.replicates[ci] = reps
-        out.intervals[ci] = bs.percentile_interval(reps, level)
+        out.jackknife[ci] = jack
+        out.intervals[ci] = bs.bca_interval(reps, res.map, None if jack is None else [jack], level)
     return out
+
+
+def _jack_pair(a: SplitResult, b: SplitResult, ci: str, fn) -> list | None:
+    """Jackknife values of fn(a, b): leave one cluster out of a (b whole), then of b."""
+    ja, jb = a.jackknife.get(ci), b.jackknife.get(ci)
+    if ja is None or jb is None:
+        return None
+    return [fn(ja, b.map), fn(a.map, jb)]
 
 
 def _summaries(splits: dict[str, SplitResult], ci_kinds, level) -> dict[str, Summary]:
@@ -226,7 +239,8 @@ def _summaries(splits: dict[str, SplitResult], ci_kinds, level) -> dict[str, Sum
             a, b = splits[seen], splits[unseen]
             for key, fn in ((f"{name}_a", lambda x, y: (x + y) / 2),
                             (f"{name}_gap", lambda x, y: x - y)):
-                ivs = {ci: bs.percentile_interval(fn(a.replicates[ci], b.replicates[ci]), level)
+                ivs = {ci: bs.bca_interval(fn(a.replicates[ci], b.replicates[ci]),
+                                           fn(a.map, b.map), _jack_pair(a, b, ci, fn), level)
                        for ci in ci_kinds}
                 out[key] = Summary(key, fn(a.map, b.map), ivs)
     return out
@@ -298,18 +312,28 @@ def compare_files(path_a, path_b, dataset=None, split=None, labels_dir=None, ci_
                         f"{path_b} has {', '.join(b.splits)}", code="E403")
     rows = []
     diffs: dict[str, np.ndarray] = {}
+    jacks: dict[str, np.ndarray | None] = {}
     for split in common:
         sa, sb = a.splits[split], b.splits[split]
         d = sa.replicates[ci_kind] - sb.replicates[ci_kind]
         diffs[split] = d
+        ja, jb = sa.jackknife.get(ci_kind), sb.jackknife.get(ci_kind)
+        jacks[split] = None if ja is None or jb is None else ja - jb
         obs = sa.map - sb.map
-        rows.append(CompareRow(SHORT[split], sa.map, sb.map, obs, bs.percentile_interval(d, level),
+        rows.append(CompareRow(SHORT[split], sa.map, sb.map, obs,
+                               bs.bca_interval(d, obs, None if jacks[split] is None
+                                               else [jacks[split]], level),
                                bs.paired_p_value(d, obs)))
     for name, (seen, unseen) in PAIRS.items():
         if seen in diffs and unseen in diffs:
             d = (diffs[seen] + diffs[unseen]) / 2
             va, vb = a.summary[f"{name}_a"].value, b.summary[f"{name}_a"].value
-            rows.append(CompareRow(f"{name}_a", va, vb, va - vb, bs.percentile_interval(d, level),
+            ds, du = (a.splits[seen].map - b.splits[seen].map,
+                      a.splits[unseen].map - b.splits[unseen].map)
+            jack = (None if jacks[seen] is None or jacks[unseen] is None else
+                    [(jacks[seen] + du) / 2, (ds + jacks[unseen]) / 2])
+            rows.append(CompareRow(f"{name}_a", va, vb, va - vb,
+                                   bs.bca_interval(d, va - vb, jack, level),
                                    bs.paired_p_value(d, va - vb)))
     return CompareReport(a.dataset, a, b, rows, [s for s in a.splits if s not in b.splits],
                          [s for s in b.splits if s not in a.splits], ci_kind)

@@ -24,11 +24,18 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
+# CI (.ci/run) sets AMGE_EVAL_REQUIRE_BROWSER=1: there a missing browser fails instead of skipping.
+_REQUIRED = os.environ.get("AMGE_EVAL_REQUIRE_BROWSER") == "1"
 if not Path(CHROMIUM).is_file():
-    pytest.skip(f"Debian chromium is not installed ({CHROMIUM}); apt-get install -y chromium",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed; pip install playwright")
+    _why = f"Debian chromium is not installed ({CHROMIUM}); apt-get install -y chromium"
+    if _REQUIRED:
+        raise RuntimeError(_why)
+    pytest.skip(_why, allow_module_level=True)
+if _REQUIRED:
+    import playwright.sync_api as sync_api
+else:
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed; pip install playwright")
 
 
 @pytest.fixture(scope="module")

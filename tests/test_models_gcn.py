@@ -142,7 +142,7 @@ def test_hdgcn_count_matches_official_every_depth(layout):
     lay = LAYOUTS[layout]
     center = graph.joint_indices(lay, graph.default_center(lay))
     for layers in range(1, graph.max_hierarchy_layers(lay, center) + 1):
-        model = build("hdgcn", layout=layout, hierarchy_layers=layers)
+        model = build("hdgcn", layout=layout, hierarchy_layers=layers, persons=2)
         assert n_params(model) == official_hdgcn(lay.num_joints, layers)
     assert n_params(build("hdgcn", layout=layout, attention=False, in_channels=2, persons=1)) \
         == official_hdgcn(lay.num_joints, 1, c=2, m=1, attention=False)
@@ -150,16 +150,20 @@ def test_hdgcn_count_matches_official_every_depth(layout):
 
 def test_counts_match_paper_and_reference():
     # REFERENCE.md (official code, 20 classes) and the papers' #PM column; exact integers from
-    # the official layer definitions above, COCO-17, two person slots where the model has them.
+    # the official layer definitions above, COCO-17, two person slots as the official configs.
     stgcn_k1, stgcn_k3 = n_params(build("stgcn")), n_params(build("stgcn", strategy="spatial"))
-    ctrgcn, hdgcn = n_params(build("ctrgcn")), n_params(build("hdgcn"))
+    ctrgcn, hdgcn = n_params(build("ctrgcn", persons=2)), n_params(build("hdgcn", persons=2))
     assert (stgcn_k1, stgcn_k3, ctrgcn, hdgcn) == (2_635_268, 3_078_424, 1_426_216, 839_934)
+    # The defaults keep one person slot: the data BatchNorm loses 2 * V * C = 102 parameters.
+    assert n_params(build("ctrgcn")) == 1_426_216 - 102
+    assert n_params(build("hdgcn")) == 839_934 - 102
     assert round(stgcn_k1 / 1e6, 2) == 2.64 and round(stgcn_k3 / 1e6, 2) == 3.08
     assert round(ctrgcn / 1e6, 2) == 1.43 and round(hdgcn / 1e6, 2) == 0.84
     assert round(n_params(build("stgcn", layout="openpose18")) / 1e6, 2) == 2.64  # the 18-joint
     assert round(n_params(build("ctrgcn", layout="openpose18")) / 1e6, 2) == 1.43
     # six hierarchy layers at 17 joints (no 2-D layout is that deep: a 17-joint chain)
-    six = n_params(build("hdgcn", layout=chain_layout(17), center=("j0",), hierarchy_layers=6))
+    six = n_params(build("hdgcn", layout=chain_layout(17), center=("j0",), hierarchy_layers=6,
+                         persons=2))
     assert six == official_hdgcn(17, 6) == 1_589_124 and round(six / 1e6, 2) == 1.59
     for name, count in [("stgcn", stgcn_k1), ("ctrgcn", ctrgcn), ("hdgcn", hdgcn)]:
         assert round(count / 1e6, 1) == get_baseline(name).paper_params_m
@@ -217,7 +221,7 @@ def test_two_channels_and_person_counts(name):
 @pytest.mark.parametrize("name", SKELETON)
 def test_second_person_matters_and_empty_slot_is_harmless(name):
     torch.manual_seed(0)
-    model = build(name).eval()
+    model = build(name, **({} if name == "stgcn" else {"persons": 2})).eval()
     x = batch(model)
     y = x.clone()
     y[..., 1] += 1.0
@@ -360,7 +364,7 @@ def test_input_shape_mismatch_is_an_actionable_error(name):
             model(bad)
         assert e.value.code == "E802"
     if name != "stgcn":
-        with pytest.raises(AmgeError, match=r"\(N, 3, T, 17, 2\)"):
+        with pytest.raises(AmgeError, match=r"\(N, 3, T, 17, 1\)"):
             model(torch.cat([x, x[..., :1]], 4))
 
 

@@ -36,7 +36,7 @@ from ._gcn import (
 class CTRGCNConfig:
     layout: str = "coco17"  # a key of harness.skeletons.LAYOUTS
     in_channels: int = 3  # (x, y, confidence); 2 for (x, y)
-    persons: int = 2  # person slots M; the data BatchNorm has one set of features per slot
+    persons: int = 1  # person slots M (MuscleMap clips show one exerciser; official configs: 2)
     dropout: float = 0.0  # before the classifier; official configs 0
     channels: tuple[int, ...] = CHANNELS  # output width of each block (multiples of 4)
     strides: tuple[int, ...] = STRIDES  # temporal stride of each block

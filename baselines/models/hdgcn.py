@@ -40,7 +40,7 @@ from .ctrgcn import MultiScaleTCN, residual_path
 class HDGCNConfig:
     layout: str = "coco17"  # a key of harness.skeletons.LAYOUTS
     in_channels: int = 3  # (x, y, confidence); 2 for (x, y)
-    persons: int = 2  # person slots M; the data BatchNorm has one set of features per slot
+    persons: int = 1  # person slots M (MuscleMap clips show one exerciser; official configs: 2)
     hierarchy_layers: int = 1  # L: 1 matches the paper's 0.8M; up to the layout's depth
     center: tuple[str, ...] = ()  # centre-of-mass joints; () = graph.HIERARCHY_CENTERS
     attention: bool = True  # AHA in blocks 2-10 (block 1 sums the layers, as official)
