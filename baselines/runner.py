@@ -291,6 +291,11 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
             torch.cuda.set_device(device)
         training.seed_everything(opts.seed)
         torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
+        if spec.modality == "skeleton" and "persons" in cfg.model and \
+                cfg.model["persons"] != cfg.data.get("max_persons", 1):
+            raise AmgeError(f"model.persons = {cfg.model['persons']} but data.max_persons = "
+                            f"{cfg.data.get('max_persons', 1)}; the model's person slots must "
+                            f"match the loader's (set both)", code="E803")
         model = spec.builder(num_muscles=20, **cfg.model)
         weights = training.load_weights(model, opts.weights) if opts.weights else None
         if d.enabled and device.type == "cuda" and cfg.train.batchnorm == "batch":

@@ -344,7 +344,7 @@ def test_config_file_model_table_lists_every_default(name):
 def test_unknown_and_mistyped_keys_are_rejected(name):
     with pytest.raises(AmgeError, match="unknown key 'layuot' \\(did you mean 'layout'\\?\\)") as e:
         build(name, layuot="coco17")
-    assert e.value.code == "E801"
+    assert e.value.code == "E820"
     with pytest.raises(AmgeError, match="'in_channels' expects an integer, but got '3'"):
         build(name, in_channels="3")
     with pytest.raises(AmgeError, match="'dropout' must be in \\[0, 1\\)|dropout must be in"):
@@ -362,7 +362,7 @@ def test_input_shape_mismatch_is_an_actionable_error(name):
     for bad in (x[:, :2], x[:, :, :, :16], x[..., 0]):
         with pytest.raises(AmgeError, match="expects skeletons of shape") as e:
             model(bad)
-        assert e.value.code == "E802"
+        assert e.value.code == "E821"
     if name != "stgcn":
         with pytest.raises(AmgeError, match=r"\(N, 3, T, 17, 1\)"):
             model(torch.cat([x, x[..., :1]], 4))

@@ -39,7 +39,7 @@ def make_config(cls, overrides: dict, model: str):
         values[key] = value
     if problems:
         raise AmgeError(f"[model] table for {model}: {'; '.join(problems)}. Known keys: "
-                        f"{', '.join(known)}.", code="E801")
+                        f"{', '.join(known)}.", code="E820")
     return replace(defaults, **values)
 
 
@@ -67,7 +67,7 @@ def _kind(default) -> str:
 
 
 def bad_value(model: str, message: str) -> AmgeError:
-    return AmgeError(f"[model] table for {model}: {message}", code="E801")
+    return AmgeError(f"[model] table for {model}: {message}", code="E820")
 
 
 def resolve_layout(layout: str | Layout) -> Layout:
@@ -107,7 +107,7 @@ def check_input(x: torch.Tensor, model: str, layout: Layout, in_channels: int,
     if not ok:
         raise AmgeError(f"{model} expects skeletons of shape {want} (layout {layout.name}, "
                         f"in_channels={in_channels}), but got {shape}; set the [model] keys "
-                        f"layout/in_channels/persons to match the data.", code="E802")
+                        f"layout/in_channels/persons to match the data.", code="E821")
 
 
 class DataNorm(nn.Module):

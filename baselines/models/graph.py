@@ -88,9 +88,9 @@ def stgcn_partitions(layout: Layout, strategy: str = "uniform", max_hop: int = 1
     """
     if strategy not in STRATEGIES:
         raise AmgeError(f"Unknown graph strategy {strategy!r}; strategies: "
-                        f"{', '.join(STRATEGIES)}", code="E801")
+                        f"{', '.join(STRATEGIES)}", code="E820")
     if max_hop < 1:
-        raise AmgeError(f"max_hop must be at least 1, but got {max_hop}", code="E801")
+        raise AmgeError(f"max_hop must be at least 1, but got {max_hop}", code="E820")
     hops = hop_distance(layout)
     near = normalize_rows((hops <= max_hop).astype(float))  # each joint averages its neighbourhood
     if strategy == "uniform":
@@ -119,7 +119,7 @@ def joint_indices(layout: Layout, names: Sequence[str]) -> tuple[int, ...]:
     unknown = [n for n in names if n not in layout.joints]
     if unknown or not names:
         raise AmgeError(f"Hierarchy centre {list(names)} must name joints of layout "
-                        f"{layout.name}: {', '.join(layout.joints)}", code="E801")
+                        f"{layout.name}: {', '.join(layout.joints)}", code="E820")
     return tuple(layout.joints.index(n) for n in names)
 
 
@@ -141,13 +141,13 @@ def hierarchy_groups(layout: Layout, center: Sequence[int],
     dist = distances_from(layout, center)
     if np.isinf(dist).any():
         raise AmgeError(f"Layout {layout.name} is not connected; the hierarchy needs every joint "
-                        f"reachable from the centre", code="E801")
+                        f"reachable from the centre", code="E820")
     depth = int(dist.max())
     num_layers = depth if num_layers is None else num_layers
     if not 1 <= num_layers <= depth:
         names = [layout.joints[j] for j in center]
         raise AmgeError(f"hierarchy_layers must be between 1 and {depth} for layout "
-                        f"{layout.name} with centre {names}, but got {num_layers}", code="E801")
+                        f"{layout.name} with centre {names}, but got {num_layers}", code="E820")
     band = np.minimum(dist, num_layers).astype(int)
     return tuple(tuple(np.flatnonzero(band == d).tolist()) for d in range(num_layers + 1))
 

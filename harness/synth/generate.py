@@ -94,11 +94,11 @@ def parse_size(size) -> tuple[int, int]:
         wh = None
     if wh is None:
         raise AmgeError(f"Cannot read the video size {size!r}; give one number (a square side, "
-                        f"e.g. 128) or WIDTHxHEIGHT (e.g. 160x120)", code="E720")
+                        f"e.g. 128) or WIDTHxHEIGHT (e.g. 160x120)", code="E740")
     w, h = wh
     if not (32 <= w <= 1024 and 32 <= h <= 1024) or w % 2 or h % 2:
         raise AmgeError(f"Expected a video size with even sides between 32 and 1024 pixels "
-                        f"(H.264 in yuv420p needs even sides), but got {w}x{h}", code="E720")
+                        f"(H.264 in yuv420p needs even sides), but got {w}x{h}", code="E740")
     return w, h
 
 
@@ -109,19 +109,19 @@ def make_settings(clips_per_activity: int = 16, size=128, video: bool = True, se
             or not 3 <= clips_per_activity <= 10_000:
         raise AmgeError(f"Expected clips per activity between 3 and 10000 (each seen activity "
                         f"needs a clip in train, val_seen and test_seen), but got "
-                        f"{clips_per_activity!r}", code="E720")
+                        f"{clips_per_activity!r}", code="E740")
     try:
         lo, hi = (int(frames[0]), int(frames[1]))
     except (TypeError, ValueError, IndexError):
         raise AmgeError(f"Expected the frame range as two numbers (min, max), but got {frames!r}",
-                        code="E720") from None
+                        code="E740") from None
     if not 8 <= lo <= hi <= 2000:
         raise AmgeError(f"Expected a frame range with 8 <= min <= max <= 2000, but got {lo}-{hi}",
-                        code="E720")
+                        code="E740")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise AmgeError(f"Expected a non-negative integer seed, but got {seed!r}", code="E720")
+        raise AmgeError(f"Expected a non-negative integer seed, but got {seed!r}", code="E740")
     if not 1.0 <= float(fps) <= 120.0:
-        raise AmgeError(f"Expected fps between 1 and 120, but got {fps!r}", code="E720")
+        raise AmgeError(f"Expected fps between 1 and 120, but got {fps!r}", code="E740")
     return SynthSettings(int(clips_per_activity), parse_size(size), bool(video), int(seed),
                          (lo, hi), float(fps))
 
@@ -274,7 +274,7 @@ def _check_overwrite(labels_dir: Path, data_root, settings: SynthSettings, new_s
     if manifest is not None and not _matches(manifest, settings):
         raise AmgeError(f"{manifest_path(data_root)} holds a different synth benchmark "
                         f"({_describe(manifest)}); pass --overwrite (overwrite=True) to replace "
-                        f"it, or choose another --data-root", code="E721")
+                        f"it, or choose another --data-root", code="E741")
     for split, ls in new_sets.items():
         p = split_path(labels_dir, DATASET, split)
         if not p.exists():
@@ -286,7 +286,7 @@ def _check_overwrite(labels_dir: Path, data_root, settings: SynthSettings, new_s
         if old is None or old.fingerprint != ls.fingerprint:
             raise AmgeError(f"{p} already holds different synth labels; pass --overwrite "
                             f"(overwrite=True) to replace them, or choose another --labels-dir",
-                            code="E721")
+                            code="E741")
     return manifest
 
 
@@ -297,14 +297,14 @@ def generate_benchmark(labels_dir=None, data_root=None, *, clips_per_activity: i
     """Generate (or find) the synthetic benchmark. See the module docstring for the layout.
 
     An identical complete benchmark already on disk is reused (``reused=True``). A different
-    one is replaced only with ``overwrite=True``; otherwise AmgeError (E721) and nothing is
+    one is replaced only with ``overwrite=True``; otherwise AmgeError (E741) and nothing is
     touched.
     """
     start = time.perf_counter()
     check_catalogue()
     settings = make_settings(clips_per_activity, size, video, seed, frames, fps)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise AmgeError(f"Expected workers >= 1, but got {workers!r}", code="E720")
+        raise AmgeError(f"Expected workers >= 1, but got {workers!r}", code="E740")
     labels_dir = resolve_labels_dir(labels_dir)
     root = dataset_root(data_root)
     sets, rows = _label_sets(settings)
@@ -378,7 +378,7 @@ def require_manifest(data_root) -> dict:
     if m is None:
         raise MissingData(f"No synthetic benchmark at {dataset_root(data_root)} (no manifest.json); "
                           f"generate it with `amge-eval data synth` or pass --data-root",
-                          code="E722")
+                          code="E742")
     return m
 
 

@@ -74,7 +74,7 @@ def _pick(activities, clips_per_activity: int, available: int) -> list[tuple[str
         if unknown:
             raise AmgeError(f"Unknown synth activity {unknown[0]!r}."
                             f"{did_you_mean(unknown[0], names)} Activities: {', '.join(names)}",
-                            code="E720")
+                            code="E740")
         names = [n for n in names if n in set(activities)]
     k = min(clips_per_activity, available)
     return [(n, i) for n in names for i in range(k)]
@@ -96,10 +96,10 @@ def write_preview(labels_dir=None, data_root=None, out_path: str | Path = "synth
     kind = out.suffix.lower()
     if kind not in (".png", ".gif"):
         raise AmgeError(f"Expected a preview path ending in .png or .gif, but got {out}",
-                        code="E720")
+                        code="E740")
     if clips_per_activity < 1 or frames_per_clip < 1:
         raise AmgeError("Expected at least one clip per activity and one frame per clip",
-                        code="E720")
+                        code="E740")
     manifest = require_manifest(data_root)
     settings = settings_from_manifest(manifest)
     root = dataset_root(data_root)
