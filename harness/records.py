@@ -15,9 +15,6 @@ import math
 import platform
 import sys
 from datetime import UTC, datetime
-from importlib import metadata
-
-import numpy as np
 
 from amge_eval import __version__
 
@@ -63,6 +60,8 @@ def _interval(iv) -> dict:
 
 
 def _versions() -> dict:
+    from importlib import metadata
+
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for dist in ("numpy", "scikit-learn", "torch"):
         try:
@@ -150,6 +149,3 @@ def compare_record(cmp) -> dict:
         "environment": a["environment"],
     }
 
-
-def as_percent(x: float) -> float:
-    return float(np.round(100.0 * x, 6))

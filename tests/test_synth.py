@@ -12,8 +12,15 @@ from amge_eval.harness.labels import read_labels
 from amge_eval.harness.metric import masked_map
 from amge_eval.harness.muscles import MUSCLE_IDS
 from amge_eval.harness.skeletons import COCO17, read_skeletons, skeleton_path
-from amge_eval.harness.synth.activities import (ACTIVITIES, ACTIVITY_BY_NAME, RULES, SEEN, UNSEEN,
-                                                activity_labels, label_vector)
+from amge_eval.harness.synth.activities import (
+    ACTIVITIES,
+    ACTIVITY_BY_NAME,
+    RULES,
+    SEEN,
+    UNSEEN,
+    activity_labels,
+    label_vector,
+)
 from amge_eval.harness.synth.generate import generate_benchmark, is_generated, split_plan
 
 from .conftest import tree_digest

@@ -190,7 +190,7 @@ def posture_motion(name: str, variant: str, body: Body, t: int, rng: np.random.G
 class Signal:
     """Per-side phase of one step: 0 = rest, 1 = peak; ``cycle`` is the repetition angle."""
 
-    l: np.ndarray
+    l: np.ndarray  # noqa: E741 - the left side, beside r
     r: np.ndarray
     cycle: np.ndarray  # (T,) radians, increasing
 
