@@ -127,6 +127,8 @@ def score(
                   f"resamples by {' and by '.join(report.ci_kinds)}, seed {seed}. "
                   f"Scorer {SCORER_VERSION}; labels {fp}; predictions sha256 "
                   f"{report.predictions.sha256[:12]}.")
+        for note in report.notes:
+            out.print(f"Note: {note}")
         if json_path:
             out.print(f"Result record written to {json_path}")
 
@@ -154,6 +156,8 @@ def validate(
     out.print(f"OK {predictions} ({rep.dataset or 'dataset not named'}; {rows})")
     if rep.checked:
         out.print(f"  ids match the labels of: {', '.join(rep.checked)}")
+    for note in rep.notes:
+        out.print(f"  note: {note}")
     if rep.without_labels:
         out.print(f"  no labels in the store for: {', '.join(rep.without_labels)} "
                   f"(file checks only; pass --labels-dir to check ids)")

@@ -86,7 +86,6 @@ PROBLEM_CODES: dict[str, str] = {
     "E306": "dataset or split field malformed",
     "E310": "muscle names missing",
     "E311": "unknown muscle names",
-    "E312": "muscle names out of order",
     "E313": "muscle names malformed or duplicated",
     # against the labels
     "E400": "sample ids missing from the file",

@@ -56,6 +56,7 @@ class Predictions:
     split: str | None
     dataset: str | None
     source: str  # file (and split key) it came from
+    note: str | None = None  # e.g. columns realigned to label order by their names
 
 
 @dataclass(eq=False)
@@ -139,17 +140,22 @@ def bad_ids(ids: np.ndarray) -> list[str]:
     return ids[bad].tolist()
 
 
-def check_muscles(muscles: np.ndarray, source: str, problems: list[Problem]) -> None:
+def check_muscles(muscles: np.ndarray, source: str, problems: list[Problem]) -> list[int] | None:
     if muscles.dtype.kind != "U" or muscles.ndim != 1:
         problems.append(Problem("E313", f"Expected muscles as a 1-D string array of the "
                                         f"{NUM_MUSCLES} muscle ids, but got dtype {muscles.dtype} "
                                         f"with shape {muscles.shape}", source))
-        return
-    check_muscle_names(muscles.tolist(), source, problems)
+        return None
+    return check_muscle_names(muscles.tolist(), source, problems)
 
 
-def check_muscle_names(names: list[str], source: str, problems: list[Problem]) -> None:
-    """Names must be the 20 muscle ids (or the papers' names) in label order."""
+def check_muscle_names(names: list[str], source: str, problems: list[Problem]) -> list[int] | None:
+    """The 20 muscle ids (or the papers' names), each once, in any order.
+
+    Returns ``order`` with ``order[j]`` = the file's column of muscle j, or None when the names
+    are unusable. The names are what catches a column-order mistake: columns listed in another
+    order than the label order are realigned by name, never silently taken by position.
+    """
     canon = [canonical_muscle(n) for n in names]
     unknown = [n for n, c in zip(names, canon) if c is None]
     if unknown:
@@ -164,13 +170,18 @@ def check_muscle_names(names: list[str], source: str, problems: list[Problem]) -
     if missing:
         problems.append(Problem("E310", f"{len(missing)} of the {NUM_MUSCLES} muscles are missing: "
                                         f"{_first(missing)}", source))
-    if not unknown and not dups and not missing and canon != list(MUSCLE_IDS):
-        wrong = [i for i, c in enumerate(canon) if c != MUSCLE_IDS[i]]
-        i = wrong[0]
-        problems.append(Problem("E312", f"muscle columns are out of label order: column {i} is "
-                                        f"{canon[i]!r} but should be {MUSCLE_IDS[i]!r} "
-                                        f"({len(wrong)} columns misplaced). Reorder the score "
-                                        f"columns and the names together", source))
+    if unknown or dups or missing or len(canon) != NUM_MUSCLES:
+        return None
+    return [canon.index(m) for m in MUSCLE_IDS]
+
+
+def reorder_note(order: list[int] | None) -> str | None:
+    """A note when the file's columns are not in label order (they are realigned by name)."""
+    if order is None or order == list(range(NUM_MUSCLES)):
+        return None
+    moved = sum(1 for j, i in enumerate(order) if i != j)
+    return (f"{moved} score columns were listed in another order than the label order; they "
+            f"were realigned by their muscle names")
 
 
 def _check_text_field(value: np.ndarray, key: str, source: str,
@@ -278,14 +289,16 @@ def _read_npz(path: Path, source: str, max_bytes: int, problems: list[Problem]) 
     for k in ("sample_ids", "scores", "muscles"):
         if k not in arrays:
             problems.append(Problem("E200", f"required key {k!r} is missing", source))
+    order = None
     if arrays.get("muscles") is not None:
-        check_muscles(arrays["muscles"], source, problems)
+        order = check_muscles(arrays["muscles"], source, problems)
     dataset = split = None
     if arrays.get("dataset") is not None:
         dataset = _check_text_field(arrays["dataset"], "dataset", source, problems)
     if arrays.get("split") is not None:
         split = _check_text_field(arrays["split"], "split", source, problems)
-    part = _make_part(arrays.get("sample_ids"), arrays.get("scores"), split, dataset, source, problems)
+    part = _make_part(arrays.get("sample_ids"), arrays.get("scores"), split, dataset, source,
+                      problems, order)
     return [part] if part else []
 
 
@@ -296,8 +309,9 @@ def _parts_from_multi(arrays, split_keys, flat, source, problems) -> list[Predic
                                 source))
     if "muscles" not in arrays:
         problems.append(Problem("E200", "required key 'muscles' is missing", source))
-    elif arrays["muscles"] is not None:
-        check_muscles(arrays["muscles"], source, problems)
+    order = None
+    if arrays.get("muscles") is not None:
+        order = check_muscles(arrays["muscles"], source, problems)
     dataset = None
     if arrays.get("dataset") is not None:
         dataset = _check_text_field(arrays["dataset"], "dataset", source, problems)
@@ -314,22 +328,25 @@ def _parts_from_multi(arrays, split_keys, flat, source, problems) -> list[Predic
         for k in sorted(_PART_KEYS - keys):
             problems.append(Problem("E200", f"required key '{s}/{k}' is missing", source))
         part = _make_part(arrays.get(f"{s}/sample_ids"), arrays.get(f"{s}/scores"), s, dataset,
-                          sub, problems)
+                          sub, problems, order)
         if part:
             parts.append(part)
     return parts
 
 
-def _make_part(ids, scores, split, dataset, source, problems) -> Predictions | None:
+def _make_part(ids, scores, split, dataset, source, problems, order=None) -> Predictions | None:
     ids_ok = check_ids(ids, source, problems) if ids is not None else None
     scores_ok = check_scores(scores, source, problems) if scores is not None else None
     if ids_ok is not None and scores is not None and scores.ndim >= 1 and len(ids_ok) != scores.shape[0]:
         problems.append(Problem("E304", f"sample_ids has {len(ids_ok)} entries but scores has "
                                         f"{scores.shape[0]} rows; give one row per id", source))
         return None
-    if ids_ok is None or scores_ok is None:
+    if ids_ok is None or scores_ok is None or order is None:
         return None
-    return Predictions(ids_ok, scores_ok, split, dataset, source)
+    note = reorder_note(order)
+    if note:
+        scores_ok = np.ascontiguousarray(scores_ok[:, order])
+    return Predictions(ids_ok, scores_ok, split, dataset, source, note)
 
 
 # --------------------------------------------------------------------------- csv
@@ -357,9 +374,8 @@ def _read_csv(path: Path, source: str, problems: list[Problem]) -> list[Predicti
         problems.append(Problem("E106", f"the first column must be 'sample_id', but the header "
                                         f"starts with {header[0][:40]!r}", source))
         return []
-    n_before = len(problems)
-    check_muscle_names([h.strip() for h in header[1:]], source, problems)
-    if len(problems) > n_before:
+    order = check_muscle_names([h.strip() for h in header[1:]], source, problems)
+    if order is None:
         return []
     body = rows[1:]
     width = len(header)
@@ -379,7 +395,7 @@ def _read_csv(path: Path, source: str, problems: list[Problem]) -> list[Predicti
                                         f"{cells[i][j][:40]!r} at line {i + 2}, column "
                                         f"{MUSCLE_IDS[j]!r}", source))
         return []
-    part = _make_part(ids, scores, None, None, source, problems)
+    part = _make_part(ids, scores, None, None, source, problems, order)
     return [part] if part else []
 
 

@@ -38,7 +38,7 @@ RESULT_FIELDS: dict[str, str] = {
     "created": "UTC time the record was made (ISO 8601)",
     "dataset": "dataset card name",
     "dataset_paper_version": "which paper version the dataset belongs to (v1, v2, synthetic)",
-    "predictions": "path, sha256 and format of the scored file (and member hashes for a directory)",
+    "predictions": "path, sha256, format and notes of the scored file (and member hashes for a directory)",
     "ci": "interval settings: kinds computed, kind shown, level, resamples, seed, method",
     "splits": "per split: samples, clusters, label fingerprint, mAP, intervals, per-muscle AP",
     "summary": "the papers' table cells present (val_s ... test_gap), each with intervals",
@@ -71,8 +71,8 @@ def _versions() -> dict:
     return out
 
 
-def _predictions(pf) -> dict:
-    out = {"path": str(pf.path), "sha256": pf.sha256, "format": pf.format}
+def _predictions(pf, notes=()) -> dict:
+    out = {"path": str(pf.path), "sha256": pf.sha256, "format": pf.format, "notes": list(notes)}
     if pf.members:
         out["members"] = dict(sorted(pf.members.items()))
     return out
@@ -111,7 +111,7 @@ def result_record(report, shown_ci: str | None = None) -> dict:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": report.dataset,
         "dataset_paper_version": report.card.paper_version,
-        "predictions": _predictions(report.predictions),
+        "predictions": _predictions(report.predictions, report.notes),
         "ci": {"kinds": list(report.ci_kinds), "shown": shown, "level": report.level,
                "resamples": report.resamples, "seed": report.seed,
                "method": "bca (bias-corrected and accelerated percentile; jackknife over the "

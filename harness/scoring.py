@@ -60,6 +60,7 @@ class ScoreReport:
     resamples: int
     seed: int
     level: float
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _resolve_dataset(pf: PredictionFile | None, dataset: str | None, problems: l
         return dataset
     if len(named) == 1:
         return named[0]
-    if pf is not None and not named:
+    if pf is not None and pf.parts and not named:  # no parts: the file's own problems say why
         problems.append(Problem("E406", "the file names no dataset; pass --dataset or store a "
                                         "'dataset' key", source))
     return None
@@ -158,6 +159,7 @@ class ValidationReport:
     checked: list[str]  # splits checked against labels
     without_labels: list[str]  # splits whose labels were not in the store (file checks only)
     n_rows: dict[str, int]
+    notes: list[str] = field(default_factory=list)  # e.g. columns realigned by name
 
 
 def validate_file(path, dataset=None, split=None, labels_dir=None, require_labels=False,
@@ -168,7 +170,12 @@ def validate_file(path, dataset=None, split=None, labels_dir=None, require_label
     if problems:
         raise ValidationFailed(problems, str(path))
     return ValidationReport(Path(path), ds, [r.part.split for r in resolved], skipped,
-                            {p.split or "?": len(p.sample_ids) for p in pf.parts})
+                            {p.split or "?": len(p.sample_ids) for p in pf.parts},
+                            _notes(pf))
+
+
+def _notes(pf: PredictionFile) -> list[str]:
+    return [f"{p.source}: {p.note}" for p in pf.parts if p.note]
 
 
 def _regions(ap: np.ndarray, scored: np.ndarray) -> dict[str, float | None]:
@@ -266,7 +273,7 @@ def score_file(path, dataset=None, split=None, labels_dir=None, ci_kinds=("activ
         sr.label_path = str(root / ds / f"{sr.split}.csv")
         splits[sr.split] = sr
     return ScoreReport(ds, get_card(ds, root), pf, splits, _summaries(splits, ci_kinds, level),
-                       ci_kinds, resamples, seed, level)
+                       ci_kinds, resamples, seed, level, _notes(pf))
 
 
 @dataclass

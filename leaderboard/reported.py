@@ -1,7 +1,7 @@
 """Rows taken from the papers: seeding them as `reported` entries, and checking them.
 
 ``seed_reported(csv, submissions)`` turns every row of the papers' main tables
-(shared/paper/reported_results.csv) into ``submissions/<dataset>/paper-<version>-<model>/
+(leaderboard/reported_results.csv, a copy of shared/paper/reported_results.csv) into ``submissions/<dataset>/paper-<version>-<model>/
 entry.toml``, using the facts in ``paper_models.toml`` for what the CSV does not hold. Its output
 is committed; ``compare_with_csv`` says where the committed store and the CSV disagree.
 

@@ -162,6 +162,14 @@ def _csv_rows():
         return list(csv.DictReader(f))
 
 
+def test_vendored_csv_is_the_shared_one():
+    from .leaderboard_helpers import SHARED_CSV
+
+    if not SHARED_CSV.is_file():
+        pytest.skip(f"no shared/ beside the checkout ({SHARED_CSV})")
+    assert REPORTED_CSV.read_bytes() == SHARED_CSV.read_bytes()
+
+
 def test_committed_store_matches_the_csv_exactly():
     rows = _csv_rows()
     # Independent of leaderboard code: read every committed entry file with tomllib.
