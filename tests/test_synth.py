@@ -3,33 +3,60 @@ that labels are learnable from motion, including for the unseen activities."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amge_eval.harness.datasets import SPLITS, get_card
-from amge_eval.harness.errors import AmgeError
-from amge_eval.harness.labels import read_labels
+from amge_eval.harness.errors import AmgeError, MissingData
+from amge_eval.harness.labels import read_labels, split_path
 from amge_eval.harness.metric import masked_map
 from amge_eval.harness.muscles import MUSCLE_IDS
 from amge_eval.harness.skeletons import COCO17, read_skeletons, skeleton_path
 from amge_eval.harness.synth.activities import (
     ACTIVITIES,
     ACTIVITY_BY_NAME,
+    POSTURE_LOAD,
     RULES,
     SEEN,
     UNSEEN,
     activity_labels,
     label_vector,
 )
-from amge_eval.harness.synth.generate import generate_benchmark, is_generated, split_plan
+from amge_eval.harness.synth.body import J, two_link_ik
+from amge_eval.harness.synth.generate import (
+    generate_benchmark,
+    is_generated,
+    make_clip,
+    make_settings,
+    read_manifest,
+    split_plan,
+)
+from amge_eval.harness.synth.motions import POSTURES
 
 from .conftest import tree_digest
+
+# A benchmark with videos, as small as it gets: short clips at 96x64, shared by the video tests.
+TINY_VIDEO = dict(clips_per_activity=3, video=True, size="96x64", frames=(8, 12))
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     generate_benchmark(root / "labels", root / "data", clips_per_activity=6, video=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_video(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth-video")
+    generate_benchmark(root / "labels", root / "data", **TINY_VIDEO)
     return root
 
 
@@ -182,30 +209,70 @@ def test_labels_are_learnable_from_motion_seen_and_unseen(small):
     assert unseen > unseen_chance + 0.05, gains
 
 
-def test_videos_decode_to_the_configured_size_and_length(tmp_path):
+def test_videos_decode_to_the_configured_size_and_length(tiny_video):
     import av
 
-    generate_benchmark(tmp_path / "labels", tmp_path / "data", clips_per_activity=3, video=True,
-                       size="96x64", workers=2)
-    ls = read_labels(tmp_path / "labels", "synth", "test_unseen")
-    sk = read_skeletons(skeleton_path(tmp_path / "data", "synth", "test_unseen"))
-    for sid, media in list(zip(ls.sample_ids.tolist(), ls.media.tolist()))[:3]:
-        with av.open(str(tmp_path / "data" / "synth" / media)) as f:
-            frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
-        assert frames[0].shape == (64, 96, 3)
-        assert len(frames) == len(sk.get(sid))
-        assert np.std(frames[0]) > 5  # a textured room, not a blank frame
-    assert is_generated(tmp_path / "labels", tmp_path / "data", clips_per_activity=3,
-                        size="96x64", video=True)
+    for split in ("train", "test_unseen"):
+        ls = read_labels(tiny_video / "labels", "synth", split)
+        sk = read_skeletons(skeleton_path(tiny_video / "data", "synth", split))
+        for sid, media in list(zip(ls.sample_ids.tolist(), ls.media.tolist()))[::11]:
+            with av.open(str(tiny_video / "data" / "synth" / media)) as f:
+                assert f.streams.video[0].codec_context.name == "h264"
+                decoded = list(f.decode(video=0))
+            assert decoded[0].format.name == "yuv420p"
+            frames = [fr.to_ndarray(format="rgb24") for fr in decoded]
+            assert frames[0].shape == (64, 96, 3)
+            assert len(frames) == len(sk.get(sid))
+            assert np.std(frames[0]) > 5  # a textured room, not a blank frame
+    assert is_generated(tiny_video / "labels", tiny_video / "data", **TINY_VIDEO)
+    assert read_manifest(tiny_video / "data")["videos"] == 48 * 3
+
+
+def test_skeletons_do_not_depend_on_video(tiny_video, tmp_path):
+    generate_benchmark(tmp_path / "labels", tmp_path / "data", **{**TINY_VIDEO, "video": False})
+    for split in SPLITS:
+        a = read_skeletons(skeleton_path(tiny_video / "data", "synth", split))
+        b = read_skeletons(skeleton_path(tmp_path / "data", "synth", split))
+        np.testing.assert_array_equal(a.frames, b.frames)
+    assert not (tmp_path / "data" / "synth" / "videos").exists()
+
+
+def test_is_generated_notices_a_missing_video(tiny_video, tmp_path):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_video / "data", copy)
+    assert is_generated(tiny_video / "labels", copy, **TINY_VIDEO)
+    assert is_generated(tiny_video / "labels", copy, **{**TINY_VIDEO, "video": False})
+    next((copy / "synth" / "videos").rglob("*.mp4")).unlink()
+    assert not is_generated(tiny_video / "labels", copy, **TINY_VIDEO)
 
 
 def test_regenerating_reuses_and_refuses_to_clobber(small, tmp_path):
-    before = tree_digest(small / "labels")
+    before = tree_digest(small)
     res = generate_benchmark(small / "labels", small / "data", clips_per_activity=6, video=False)
-    assert res.reused and tree_digest(small / "labels") == before
-    with pytest.raises(AmgeError, match="overwrite"):
+    assert res.reused and tree_digest(small) == before
+    with pytest.raises(AmgeError, match="overwrite") as err:
         generate_benchmark(small / "labels", small / "data", clips_per_activity=7, video=False)
-    assert tree_digest(small / "labels") == before
+    assert err.value.code == "E741"
+    # labels of another benchmark in the label store are protected as well
+    with pytest.raises(AmgeError, match="different synth labels"):
+        generate_benchmark(small / "labels", tmp_path / "elsewhere", clips_per_activity=7,
+                           video=False)
+    assert tree_digest(small) == before, "a refused run leaves every file untouched"
+
+
+def test_overwrite_replaces_a_different_benchmark(tmp_path):
+    first = generate_benchmark(tmp_path / "labels", tmp_path / "data", clips_per_activity=3,
+                               video=False, frames=(8, 12))
+    redo = generate_benchmark(tmp_path / "labels", tmp_path / "data", clips_per_activity=3,
+                              video=False, frames=(8, 12), seed=5, overwrite=True)
+    assert not redo.reused and read_manifest(tmp_path / "data")["seed"] == 5
+    assert redo.fingerprints == first.fingerprints  # ids and labels do not depend on the seed
+    assert is_generated(tmp_path / "labels", tmp_path / "data", clips_per_activity=3,
+                        video=False, frames=(8, 12), seed=5)
+    assert not is_generated(tmp_path / "labels", tmp_path / "data", clips_per_activity=3,
+                            video=False, frames=(8, 12))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -213,24 +280,58 @@ def test_regenerating_reuses_and_refuses_to_clobber(small, tmp_path):
     ({"size": "97x64"}, "even"),
     ({"size": "big"}, "WIDTHxHEIGHT"),
     ({"seed": -1}, "seed"),
+    ({"frames": (50, 20)}, "frame range"),
+    ({"workers": 0}, "workers"),
 ])
 def test_bad_settings_are_refused(tmp_path, kwargs, message):
-    with pytest.raises(AmgeError, match=message):
+    with pytest.raises(AmgeError, match=message) as err:
         generate_benchmark(tmp_path / "labels", tmp_path / "data", video=False, **kwargs)
-    assert not (tmp_path / "labels").exists()
+    assert err.value.code == "E740"
+    assert not (tmp_path / "labels").exists() and not (tmp_path / "data").exists()
 
 
-def test_preview_png(small, tmp_path):
+@pytest.mark.parametrize("suffix", [".png", ".gif"])
+def test_preview(tiny_video, tmp_path, suffix):
     from PIL import Image
 
     from amge_eval.harness.synth.preview import write_preview
 
-    generate_benchmark(tmp_path / "labels", tmp_path / "data", clips_per_activity=3, video=True,
-                       size=64, workers=2)
-    out = write_preview(tmp_path / "labels", tmp_path / "data", tmp_path / "sheet.png",
-                        clips_per_activity=1, frames_per_clip=2, activities=["squat", "push up"])
-    img = Image.open(out)
-    assert img.size[0] > 64 and img.size[1] > 32
+    out = write_preview(tiny_video / "labels", tiny_video / "data", tmp_path / f"sheet{suffix}",
+                        clips_per_activity=2, frames_per_clip=2, activities=["squat", "push up"])
+    with Image.open(out) as img:
+        assert img.size[0] > 96 and img.size[1] > 64
+        if suffix == ".gif":
+            assert img.n_frames >= TINY_VIDEO["frames"][0]
+
+
+def test_preview_without_videos_renders_from_the_seed(small, tmp_path):
+    from PIL import Image
+
+    from amge_eval.harness.synth.preview import write_preview
+
+    out = write_preview(small / "labels", small / "data", tmp_path / "sheet.png",
+                        clips_per_activity=1, frames_per_clip=2, activities=["plank"])
+    with Image.open(out) as img:
+        assert img.size == (2 * 128, 128 + 12)
+
+
+def test_preview_errors(small, tmp_path):
+    from amge_eval.harness.synth.preview import write_preview
+
+    with pytest.raises(AmgeError, match=r"\.png or \.gif"):
+        write_preview(small / "labels", small / "data", tmp_path / "x.jpg")
+    with pytest.raises(AmgeError, match="Did you mean: squat"):
+        write_preview(small / "labels", small / "data", tmp_path / "x.png", activities=["sqat"])
+    with pytest.raises(MissingData, match="amge-eval data synth"):
+        write_preview(small / "labels", tmp_path / "nothing", tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_harness_synth_needs_no_torch_pil_or_av():
+    code = ("import sys, amge_eval.harness.synth; "
+            "bad = [m for m in ('torch', 'PIL', 'av') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)
 
 
 def test_doc_prints_the_rule_tables_as_the_code_has_them():
@@ -250,3 +351,100 @@ def test_doc_prints_the_rule_tables_as_the_code_has_them():
         row = (f"| {a.name} | {'unseen' if a.unseen else 'seen'} | {a.posture} | {prims} | "
                f"{', '.join(lab)} |")
         assert row in doc, row
+
+
+# ------------------------------------------------------------------ rule table properties
+
+def _union_from_tables(posture, primitives):
+    """The labelling rule restated directly over the two tables."""
+    on = set(POSTURE_LOAD[posture])
+    for p in primitives:
+        on |= set(RULES[p][posture])
+    return np.array([m in on for m in MUSCLE_IDS], dtype=np.uint8)
+
+
+def test_every_rule_is_used_by_some_activity():
+    used = {(p, a.posture) for a in ACTIVITIES for p in a.primitives}
+    listed = {(p, posture) for p, by in RULES.items() for posture in by}
+    assert listed == used
+
+
+def test_style_variants_of_one_composition_share_labels():
+    groups = {}
+    for a in ACTIVITIES:
+        np.testing.assert_array_equal(activity_labels(a), _union_from_tables(a.posture, a.primitives))
+        groups.setdefault((a.posture, frozenset(a.primitives)), []).append(activity_labels(a))
+    shared = [g for g in groups.values() if len(g) > 1]
+    assert shared  # e.g. squat and wall sit, lying leg raise and flutter kicks
+    for g in shared:
+        assert all(np.array_equal(g[0], y) for y in g[1:])
+
+
+_PAIRS = sorted({(a.posture, p) for a in ACTIVITIES for p in a.primitives})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(POSTURES), st.data())
+def test_label_rule_is_a_monotone_union(posture, data):
+    prims = sorted({p for q, p in _PAIRS if q == posture})
+    chosen = data.draw(st.lists(st.sampled_from(prims), min_size=1, max_size=4))
+    y = label_vector(posture, chosen)
+    # order and repetition do not matter; adding a primitive never removes a muscle
+    np.testing.assert_array_equal(y, label_vector(posture, list(reversed(chosen)) + chosen))
+    np.testing.assert_array_equal(y, _union_from_tables(posture, chosen))
+    for p in prims:
+        assert (label_vector(posture, chosen + [p]) >= y).all()
+
+
+@given(st.integers(3, 60))
+def test_split_plan_shares(n):
+    plan = split_plan(n)
+    for a in ACTIVITIES:
+        c = Counter(plan[a.name])
+        assert sum(c.values()) == n
+        if a.unseen:
+            assert set(c) == {"val_unseen", "test_unseen"}
+            assert abs(c["val_unseen"] - c["test_unseen"]) <= 1
+        else:
+            assert set(c) == {"train", "val_seen", "test_seen"}
+            assert abs(c["val_seen"] - 0.2 * n) <= 1 and abs(c["test_seen"] - 0.2 * n) <= 1
+
+
+def test_manifest_records_the_settings(small):
+    m = read_manifest(small / "data")
+    assert m["dataset"] == "synth" and m["seed"] == 0 and m["amge_eval_version"]
+    assert m["settings"]["clips_per_activity"] == 6 and m["video"] is False
+    for split in SPLITS:
+        ls = read_labels(small / "labels", "synth", split)
+        assert m["counts"][split] == len(ls) and m["fingerprints"][split] == ls.fingerprint
+    assert split_path(small / "labels", "synth", "train").is_file()
+
+
+# ------------------------------------------------------------------ the body model
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1.0, 1.0), min_size=9, max_size=9), st.floats(0.2, 0.5),
+       st.floats(0.2, 0.5))
+def test_two_link_ik_keeps_lengths_and_reaches(v, l1, l2):
+    root, target, hint = (np.array([v[i:i + 3]]) for i in (0, 3, 6))
+    mid, end = two_link_ik(root, target, l1, l2, hint + np.array([[0.0, 0.0, 1e-3]]))
+    assert np.allclose(np.linalg.norm(mid - root), l1, atol=1e-6)
+    assert np.allclose(np.linalg.norm(end - mid), l2, atol=1e-6)
+    d = np.linalg.norm(target - root)
+    if abs(l1 - l2) + 1e-3 < d < l1 + l2 - 1e-3:
+        np.testing.assert_allclose(end, target, atol=1e-6)
+
+
+BONES = (("left_shoulder", "left_elbow", "upper_arm"), ("right_elbow", "right_wrist", "forearm"),
+         ("left_hip", "left_knee", "thigh"), ("right_knee", "right_ankle", "shank"))
+
+
+@pytest.mark.parametrize("activity", [a.name for a in ACTIVITIES])
+def test_motion_keeps_bone_lengths_and_stays_above_the_floor(activity):
+    clip, _ = make_clip(make_settings(seed=4, frames=(30, 30)), activity, 1)
+    sc = clip.scene
+    for a, b, length in BONES:  # forward and inverse kinematics never stretch a limb
+        d = np.linalg.norm(sc.world[:, J[a]] - sc.world[:, J[b]], axis=-1)
+        np.testing.assert_allclose(d, getattr(sc.body, length), atol=1e-6)
+    # joint centres sit inside limbs a few centimetres thick: a little overlap is not sinking
+    assert sc.world[..., 1].min() > -0.08, "no joint sinks into the floor"

@@ -42,7 +42,7 @@ from .clip import Clip, simulate
 DATASET = "synth"
 MANIFEST_FORMAT = "amge-synth/v1"
 # Bump when the same settings and seed would produce different labels or skeletons.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: raised limbs stop carrying the body; no floor-bound fidgeting
 SEEN_SHARES = {"train": 0.6, "val_seen": 0.2, "test_seen": 0.2}
 
 

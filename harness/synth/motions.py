@@ -76,6 +76,9 @@ class Motion:
     target_lift: dict[str, np.ndarray] = field(default_factory=dict)  # limb -> (T, 3)
     uses: set[str] = field(default_factory=set)  # limbs a primitive drives ("l_arm", ...)
     support_set: bool = False  # a primitive already chose the support
+    # joint -> (T,) how far off its support the joint is (1 = lifted): a raised leg stops
+    # carrying the body, and the joints that stay down do
+    unloaded: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, dof: str, values) -> None:
         self.pose[dof] = self.pose.get(dof, 0.0) + np.broadcast_to(np.asarray(values, float),
@@ -89,10 +92,18 @@ class Motion:
             self.support = joints
             self.support_set = True
 
-    def free(self, limb: str) -> None:
-        """Let a primitive drive ``limb`` by angles instead of holding its end in place."""
+    def free(self, limb: str, lifted: np.ndarray | None = None) -> None:
+        """Let a primitive drive ``limb`` by angles instead of holding its end in place.
+
+        ``lifted`` (T,) in [0, 1]: when the limb leaves the floor, so that a support joint on
+        it stops holding the body up while it is in the air.
+        """
         self.ik.pop(limb, None)
         self.uses.add(limb)
+        if lifted is not None:
+            for joint in LIMB_JOINTS[limb][1:]:
+                prev = self.unloaded.get(joint, 0.0)
+                self.unloaded[joint] = np.maximum(prev, np.clip(lifted, 0.0, 1.0))
 
 
 # ------------------------------------------------------------------ postures
@@ -175,7 +186,7 @@ def posture_motion(name: str, variant: str, body: Body, t: int, rng: np.random.G
                 - body.thigh - CONTACT["left_knee"])
         tilt = _angle_for_reach(rise, body.trunk)
         b.update(pitch=tilt, l_sh_flex=90.0 - tilt, r_sh_flex=90.0 - tilt, l_hip_flex=90.0 - tilt,
-                 r_hip_flex=90.0 - tilt, l_knee=90.0, r_knee=90.0, l_hip_abd=4.0, r_hip_abd=4.0)
+                 r_hip_flex=90.0 - tilt, l_knee=96.0, r_knee=96.0, l_hip_abd=4.0, r_hip_abd=4.0)
         ik = {"l_arm": (0.0, -1.0, 0.0), "r_arm": (0.0, -1.0, 0.0)}
     else:
         raise ValueError(f"unknown posture {name!r}")
@@ -361,7 +372,7 @@ def front_raise(m, sig, step, amp, rng):
     for sd, s in _sides(sig):
         if not s.any():
             continue
-        m.free(f"{sd}_arm")
+        m.free(f"{sd}_arm", lifted=s)
         top = 180.0 if m.orient == "face_down" else 95.0
         start = m.base.get(f"{sd}_sh_flex", 0.0)
         m.add(f"{sd}_sh_flex", (top - start) * amp * s)
@@ -451,7 +462,7 @@ def leg_raise(m, sig, step, amp, rng):
     for sd, s in _sides(sig):
         if not s.any():
             continue
-        m.free(f"{sd}_leg")
+        m.free(f"{sd}_leg", lifted=s)
         m.add(f"{sd}_hip_flex", top * amp * s)
         m.add(f"{sd}_knee", 5.0 * s)
 
@@ -462,8 +473,9 @@ def knee_drive(m, sig, step, amp, rng):
     for sd, s in _sides(sig):
         if not s.any():
             continue
-        m.free(f"{sd}_leg")
-        hip, knee = (60.0, 20.0) if m.posture == "supine" else (100.0, 115.0)
+        m.free(f"{sd}_leg", lifted=s)
+        # a mountain climber tucks the foot up so that it clears the floor
+        hip, knee = {"supine": (60.0, 20.0), "prone": (85.0, 130.0)}.get(m.posture, (100.0, 115.0))
         m.add(f"{sd}_hip_flex", hip * amp * s)
         m.add(f"{sd}_knee", knee * amp * s)
     if m.posture == "prone":  # mountain climber: the hands carry the body
@@ -489,7 +501,7 @@ def hip_abduction(m, sig, step, amp, rng):
     for sd, s in _sides(sig):
         if not s.any():
             continue
-        m.free(f"{sd}_leg")
+        m.free(f"{sd}_leg", lifted=s)
         m.add(f"{sd}_hip_abd", top * amp * s)
     if m.posture == "prone":  # plank jacks: the hands carry the body, the feet hop apart
         m.set_support("left_wrist", "right_wrist")
@@ -505,11 +517,11 @@ def hip_extension(m, sig, step, amp, rng):
     for sd, s in _sides(sig):
         if not s.any():
             continue
-        m.free(f"{sd}_leg")
+        m.free(f"{sd}_leg", lifted=s)
         start = m.base.get(f"{sd}_hip_flex", 0.0)
         m.add(f"{sd}_hip_flex", -(start + 15.0) * amp * s)
-        if straight:
-            m.add(f"{sd}_knee", -m.base.get(f"{sd}_knee", 0.0) * s)
+        if straight:  # the knee opens late, once the thigh is up, so the foot clears the floor
+            m.add(f"{sd}_knee", -m.base.get(f"{sd}_knee", 0.0) * s ** 2)
 
 
 @primitive("hip_lift", ("supine", "side_lying"))
@@ -588,10 +600,11 @@ def idle(m: Motion, rng: np.random.Generator) -> None:
     for dof, size in (("trunk_flex", 1.2), ("trunk_lat", 0.8), ("neck_flex", 2.0),
                       ("neck_rot", 3.0)):
         m.add(dof, size * np.sin(2 * np.pi * (u / rng.uniform(30.0, 90.0) + rng.random())))
-    # fidgeting: free limbs wander a little (a hand scratches, an arm swings)
+    # fidgeting: free limbs wander a little (a hand scratches, an arm swings); limbs that rest
+    # on the floor stay there
     for limb, dofs in (("l_arm", ("l_sh_flex", "l_elbow")), ("r_arm", ("r_sh_flex", "r_elbow")),
                        ("l_leg", ("l_hip_flex",)), ("r_leg", ("r_hip_flex",))):
-        if limb in m.uses or limb in m.ik or rng.random() < 0.5:
+        if limb in m.uses or limb in m.ik or rng.random() < 0.5 or m.orient != "upright":
             continue
         for dof in dofs:
             size = rng.uniform(3.0, 15.0 if limb.endswith("arm") else 6.0)
@@ -610,7 +623,11 @@ def animate(body: Body, m: Motion) -> np.ndarray:
     pose = {k: m.base.get(k, 0.0) + m.pose.get(k, 0.0) for k in DOFS}
     cur = _frames(body, m, pose, m.t)
     idx = [J[j] for j in m.support]
-    shift = rest.joints[:, idx].mean(axis=1) - cur.joints[:, idx].mean(axis=1)  # (T, 3)
+    # a support joint whose limb is in the air carries (almost) nothing: (T, K) weights
+    weight = np.stack([np.clip(1.0 - np.broadcast_to(m.unloaded.get(j, 0.0), (m.t,)), 0.02, 1.0)
+                       for j in m.support], axis=1)
+    weight /= weight.sum(axis=1, keepdims=True)
+    shift = np.einsum("tk,tkc->tc", weight, rest.joints[:, idx] - cur.joints[:, idx])  # (T, 3)
     if m.ground:
         floor = min(rest.joints[0, J[j], 1] - CONTACT.get(j, 0.05) for j in m.ground)
     else:  # hanging: feet a little above the floor
