@@ -126,15 +126,8 @@ CODES: dict[str, str] = {
 }
 
 
-class EntryInvalid(AmgeError):
+class EntryInvalid(ValidationFailed):
     """An entry (or a submission's metadata) failed validation; lists every problem at once."""
-
-    def __init__(self, problems: list[Problem], source: str = ""):
-        self.problems = list(problems)
-        head = f"{source}: " if source else ""
-        n = len(self.problems)
-        lines = [f"{head}{n} problem{'s' if n != 1 else ''}"] + [f"  {p}" for p in self.problems]
-        super().__init__("\n".join(lines), code=self.problems[0].code if problems else "E900")
 
 
 # --------------------------------------------------------------------------- the entry

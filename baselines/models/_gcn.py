@@ -140,6 +140,22 @@ def pool_persons(x: torch.Tensor, n: int) -> torch.Tensor:
 
 
 # Weight initialisations of the official CTR-GCN / HD-GCN code (ST-GCN has its own in stgcn.py).
+class SkeletonGCN(nn.Module):
+    """The forward pass the three GCNs share; subclasses build ``data_norm``, ``blocks``,
+    ``drop`` and ``fc`` and set ``name``, ``cfg`` and ``layout``."""
+
+    name = ""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C, T, V, M) -> logits (N, num_muscles)
+        check_input(x, self.name, self.layout, self.cfg.in_channels,
+                    getattr(self.cfg, "persons", None))  # ST-GCN takes any number of persons
+        h = self.data_norm(x)  # (N*M, C, T, V)
+        for block in self.blocks:
+            h = block(h)  # (N*M, C_i, T_i, V)
+        return self.fc(self.drop(pool_persons(h, x.shape[0])))  # (N, C_last) -> (N, num_muscles)
+
+
 def conv_init(conv: nn.Module) -> None:
     nn.init.kaiming_normal_(conv.weight, mode="fan_out")
     if conv.bias is not None:

@@ -20,14 +20,13 @@ from ._gcn import (
     CHANNELS,
     STRIDES,
     DataNorm,
+    SkeletonGCN,
     bn_init,
     check_common,
-    check_input,
     conv_init,
     init_classifier,
     init_convs_and_bns,
     make_config,
-    pool_persons,
     resolve_layout,
 )
 
@@ -146,7 +145,9 @@ class CTRGCNBlock(nn.Module):
         return torch.relu(self.tcn(self.gcn(x)) + res)
 
 
-class CTRGCN(nn.Module):
+class CTRGCN(SkeletonGCN):
+    name = "ctrgcn"
+
     def __init__(self, cfg: CTRGCNConfig, num_muscles: int = 20):
         super().__init__()
         check_common(cfg, "ctrgcn", num_muscles, branches=4)
@@ -162,13 +163,6 @@ class CTRGCN(nn.Module):
         self.fc = nn.Linear(widths[-1], num_muscles)
         init_classifier(self.fc, num_muscles)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C, T, V, M) -> logits (N, num_muscles)
-        check_input(x, "ctrgcn", self.layout, self.cfg.in_channels, self.cfg.persons)
-        h = self.data_norm(x)  # (N*M, C, T, V)
-        for block in self.blocks:
-            h = block(h)  # (N*M, C_i, T_i, V)
-        return self.fc(self.drop(pool_persons(h, x.shape[0])))  # (N, num_muscles)
 
 
 @register_baseline("ctrgcn", family="skeleton", modality="skeleton", paper_name="CTR-GCN",

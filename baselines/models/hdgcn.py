@@ -23,13 +23,12 @@ from ._gcn import (
     CHANNELS,
     STRIDES,
     DataNorm,
+    SkeletonGCN,
     bn_init,
     check_common,
-    check_input,
     init_classifier,
     init_convs_and_bns,
     make_config,
-    pool_persons,
     propagate,
     resolve_layout,
 )
@@ -146,7 +145,9 @@ class HDGCNBlock(nn.Module):
         return torch.relu(self.tcn(self.gcn(x)) + res)
 
 
-class HDGCN(nn.Module):
+class HDGCN(SkeletonGCN):
+    name = "hdgcn"
+
     def __init__(self, cfg: HDGCNConfig, num_muscles: int = 20):
         super().__init__()
         check_common(cfg, "hdgcn", num_muscles, branches=4)
@@ -167,13 +168,6 @@ class HDGCN(nn.Module):
         self.fc = nn.Linear(widths[-1], num_muscles)
         init_classifier(self.fc, num_muscles)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C, T, V, M) -> logits (N, num_muscles)
-        check_input(x, "hdgcn", self.layout, self.cfg.in_channels, self.cfg.persons)
-        h = self.data_norm(x)  # (N*M, C, T, V)
-        for block in self.blocks:
-            h = block(h)  # (N*M, C_i, T_i, V)
-        return self.fc(self.drop(pool_persons(h, x.shape[0])))  # (N, num_muscles)
 
 
 @register_baseline("hdgcn", family="skeleton", modality="skeleton", paper_name="HD-GCN",

@@ -20,11 +20,10 @@ from ._gcn import (
     CHANNELS,
     STRIDES,
     DataNorm,
+    SkeletonGCN,
     bad_value,
     check_common,
-    check_input,
     make_config,
-    pool_persons,
     resolve_layout,
 )
 
@@ -74,7 +73,9 @@ class STGCNBlock(nn.Module):
         return torch.relu(self.tcn(self.graph_conv(x)) + res)
 
 
-class STGCN(nn.Module):
+class STGCN(SkeletonGCN):
+    name = "stgcn"
+
     def __init__(self, cfg: STGCNConfig, num_muscles: int = 20):
         super().__init__()
         check_common(cfg, "stgcn", num_muscles)
@@ -88,17 +89,9 @@ class STGCN(nn.Module):
             STGCNBlock(widths[i], widths[i + 1], a, s, 0.0 if i == 0 else cfg.dropout,
                        residual=i > 0, edge_importance=cfg.edge_importance)
             for i, s in enumerate(cfg.strides))
+        self.drop = nn.Identity()  # ST-GCN's dropout sits inside the blocks
         self.fc = nn.Linear(widths[-1], num_muscles)  # the official 1x1 conv on pooled features
         self.apply(_init_official)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C, T, V, M) -> logits (N, num_muscles)
-        check_input(x, "stgcn", self.layout, self.cfg.in_channels, persons=None)
-        h = self.data_norm(x)  # (N*M, C, T, V)
-        for block in self.blocks:
-            h = block(h)  # (N*M, C_i, T_i, V)
-        return self.fc(pool_persons(h, x.shape[0]))  # (N, C_last) -> (N, num_muscles)
-
 
 def _init_official(m: nn.Module) -> None:
     # The official training script re-initialises every conv and BN of the model this way.
