@@ -132,10 +132,13 @@ def residual_path(c_in: int, c_out: int, stride: int, first: bool) -> nn.Module 
     return path
 
 
-class CTRGCNBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, subsets: torch.Tensor, stride: int, first: bool):
+class GCNBlock(nn.Module):
+    """One block of CTR-GCN and HD-GCN: a graph conv ``gcn`` (c_in -> c_out), the multi-scale
+    temporal conv, and the residual path."""
+
+    def __init__(self, gcn: nn.Module, c_in: int, c_out: int, stride: int, first: bool):
         super().__init__()
-        self.gcn = CTRGCUnit(c_in, c_out, subsets)
+        self.gcn = gcn
         self.tcn = MultiScaleTCN(c_out, stride)
         self.residual = residual_path(c_in, c_out, stride, first)
 
@@ -157,7 +160,8 @@ class CTRGCN(SkeletonGCN):
         self.data_norm = DataNorm(cfg.in_channels, self.layout.num_joints, cfg.persons)
         widths = (cfg.in_channels, *cfg.channels)
         self.blocks = nn.ModuleList(
-            CTRGCNBlock(widths[i], widths[i + 1], subsets, s, first=i == 0)
+            GCNBlock(CTRGCUnit(widths[i], widths[i + 1], subsets), widths[i], widths[i + 1], s,
+                     first=i == 0)
             for i, s in enumerate(cfg.strides))
         self.drop = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(widths[-1], num_muscles)

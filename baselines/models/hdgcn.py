@@ -32,7 +32,7 @@ from ._gcn import (
     propagate,
     resolve_layout,
 )
-from .ctrgcn import MultiScaleTCN, residual_path
+from .ctrgcn import GCNBlock
 
 
 @dataclass(frozen=True)
@@ -131,20 +131,6 @@ class HDGConv(nn.Module):
         return torch.relu(self.bn(out) + self.down(x))
 
 
-class HDGCNBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, hierarchy: torch.Tensor,
-                 layer_joints: list[list[int]], stride: int, first: bool, attention: bool):
-        super().__init__()
-        self.gcn = HDGConv(c_in, c_out, hierarchy, layer_joints, attention and not first)
-        self.tcn = MultiScaleTCN(c_out, stride)
-        self.residual = residual_path(c_in, c_out, stride, first)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
-        res = 0 if self.residual is None else self.residual(x)
-        return torch.relu(self.tcn(self.gcn(x)) + res)
-
-
 class HDGCN(SkeletonGCN):
     name = "hdgcn"
 
@@ -161,8 +147,8 @@ class HDGCN(SkeletonGCN):
         self.data_norm = DataNorm(cfg.in_channels, self.layout.num_joints, cfg.persons)
         widths = (cfg.in_channels, *cfg.channels)
         self.blocks = nn.ModuleList(
-            HDGCNBlock(widths[i], widths[i + 1], hierarchy, layer_joints, s, first=i == 0,
-                       attention=cfg.attention)
+            GCNBlock(HDGConv(widths[i], widths[i + 1], hierarchy, layer_joints,
+                             cfg.attention and i > 0), widths[i], widths[i + 1], s, first=i == 0)
             for i, s in enumerate(cfg.strides))
         self.drop = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(widths[-1], num_muscles)
