@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from amge_eval.harness.datasets import SPLITS, get_card
@@ -425,6 +425,7 @@ def test_manifest_records_the_settings(small):
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(-1.0, 1.0), min_size=9, max_size=9), st.floats(0.2, 0.5),
        st.floats(0.2, 0.5))
+@example([0.0] * 9, 0.3, 0.4)  # target on the root, hint along z: no direction at all
 def test_two_link_ik_keeps_lengths_and_reaches(v, l1, l2):
     root, target, hint = (np.array([v[i:i + 3]]) for i in (0, 3, 6))
     mid, end = two_link_ik(root, target, l1, l2, hint + np.array([[0.0, 0.0, 1e-3]]))

@@ -173,13 +173,16 @@ def two_link_ik(root: np.ndarray, target: np.ndarray, l1: float, l2: float,
     """
     v = target - root
     dist = np.linalg.norm(v, axis=-1, keepdims=True)
-    u = v / np.maximum(dist, 1e-9)
+    # a target on the root itself gives no direction: reach straight down instead
+    u = np.where(dist > 1e-9, v / np.maximum(dist, 1e-9), np.array([0.0, -1.0, 0.0]))
     d = np.clip(dist, abs(l1 - l2) + 1e-4, l1 + l2 - 1e-4)
     along = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
     radius = np.sqrt(np.maximum(l1 * l1 - along * along, 0.0))
     perp = hint - np.sum(hint * u, axis=-1, keepdims=True) * u
     # a hint parallel to the limb leaves the bend direction open: pick any perpendicular
     fallback = np.cross(u, np.array([0.0, 0.0, 1.0]))
+    parallel_z = np.linalg.norm(fallback, axis=-1, keepdims=True) < 1e-6
+    fallback = np.where(parallel_z, np.cross(u, np.array([1.0, 0.0, 0.0])), fallback)
     weak = np.linalg.norm(perp, axis=-1, keepdims=True) < 1e-6
     perp = np.where(weak, fallback, perp)
     perp /= np.maximum(np.linalg.norm(perp, axis=-1, keepdims=True), 1e-9)
