@@ -4,13 +4,20 @@ folder, so no test reads or writes the user's ~/.cache/amge-eval."""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from amge_eval.harness.labels import make_label_set, write_labels
+
+# Property tests draw the same examples on every run (seeded by each test's name), so CI is
+# reproducible; HYPOTHESIS_PROFILE=default explores new random examples instead.
+settings.register_profile("amge", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "amge"))
 
 DATASET = "musclemap136"
 EVAL = ("val_seen", "val_unseen", "test_seen", "test_unseen")
