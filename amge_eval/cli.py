@@ -55,6 +55,10 @@ DataRoot = Annotated[Path | None, typer.Option(
     show_default=False)]
 Resamples = Annotated[int, typer.Option(help="Bootstrap resamples per interval.")]
 Seed = Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")]
+SynthSeed = Annotated[int, typer.Option(help="Seed of the generator (same seed, same "
+                                             "labels and skeletons).")]
+RunSeed = Annotated[int, typer.Option(help="Seed of training (initialisation, data order, "
+                                           "augmentation) and of the bootstrap.")]
 
 
 def _kinds(ci: CIKind) -> tuple[str, ...]:
@@ -317,7 +321,7 @@ def data_synth(
     size: Annotated[str, typer.Option(help="Video size: a side (128) or WIDTHxHEIGHT.")] = "128",
     video: Annotated[bool, typer.Option(help="Render mp4 videos (skeleton baselines need "
                                         "only the skeletons).")] = True,
-    seed: Seed = 0,
+    seed: SynthSeed = 0,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace a different benchmark already "
                                             "there.")] = False,
@@ -468,7 +472,7 @@ def run_baseline_cmd(
     epochs: Annotated[int | None, typer.Option(help="Shortcut for --set train.epochs=N.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Shortcut for --set "
                                                    "train.batch_size=N.")] = None,
-    seed: Seed = 0,
+    seed: RunSeed = 0,
     device: Annotated[str, typer.Option(help="auto (a GPU when present), cpu or cuda.")] = "auto",
     weights: Annotated[Path | None, typer.Option(help="Local state-dict file to initialise "
                                                  "the model from (never downloaded).")] = None,
@@ -658,7 +662,7 @@ def reproduce(
     site: Annotated[Path, typer.Option("--site", help="Where the site is built.")] = Path("site"),
     labels_dir: LabelsDir = None,
     data_root: DataRoot = None,
-    seed: Seed = 0,
+    seed: RunSeed = 0,
     resamples: Resamples = 10_000,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
