@@ -71,14 +71,12 @@ def _out():
     return console()
 
 
-def _write_json(path: Path, obj, inputs: list[Path]) -> None:
+def _write_json(path: Path, text: str, inputs: list[Path]) -> None:
     from amge_eval.harness.errors import AmgeError
-    from amge_eval.harness.fileio import write_json_atomic
+    from amge_eval.harness.fileio import write_text_atomic
 
     if str(path) == "-":
-        import json
-
-        sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+        sys.stdout.write(text)
         return
     for p in inputs:
         if p.exists() and path.exists() and path.resolve() == p.resolve():
@@ -86,7 +84,7 @@ def _write_json(path: Path, obj, inputs: list[Path]) -> None:
                             code="E601")
     if path.is_dir():
         raise AmgeError(f"--json {path} is a directory; give a file path", code="E601")
-    write_json_atomic(path, obj)
+    write_text_atomic(path, text)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -112,21 +110,19 @@ def score(
 
     Prints val/test x seen/unseen/averaged mAP with 95% bootstrap intervals and per-muscle AP.
     """
-    from amge_eval.harness.records import result_record
+    from amge_eval.harness.records import SCORER_VERSION, ScoreRecord
     from amge_eval.harness.scoring import score_file
     from amge_eval.render import score_tables
 
     report = score_file(predictions, dataset=dataset, split=split, labels_dir=labels_dir,
                         ci_kinds=_kinds(ci), resamples=resamples, seed=seed)
     if json_path:
-        _write_json(json_path, result_record(report), [predictions])
+        _write_json(json_path, ScoreRecord.from_report(report).to_json(), [predictions])
     if not quiet and str(json_path) != "-":
         out = _out()
         for t in score_tables(report, report.ci_kinds[0], per_muscle=per_muscle):
             out.print(t)
         fp = ", ".join(f"{s.split} {s.label_fingerprint[:12]}" for s in report.splits.values())
-        from amge_eval.harness.records import SCORER_VERSION
-
         out.print(f"Intervals: {int(report.level * 100)}% BCa bootstrap, {resamples:,} "
                   f"resamples by {' and by '.join(report.ci_kinds)}, seed {seed}. "
                   f"Scorer {SCORER_VERSION}; labels {fp}; predictions sha256 "
@@ -181,7 +177,7 @@ def compare(
 ):
     """Paired bootstrap of the mAP difference A - B per split, with interval and p-value."""
     from amge_eval.harness.errors import AmgeError
-    from amge_eval.harness.records import compare_record
+    from amge_eval.harness.records import CompareRecord
     from amge_eval.harness.scoring import compare_files
     from amge_eval.render import compare_table
 
@@ -191,7 +187,7 @@ def compare(
     cmp = compare_files(a, b, dataset=dataset, split=split, labels_dir=labels_dir,
                         ci_kind=ci.value, resamples=resamples, seed=seed)
     if json_path:
-        _write_json(json_path, compare_record(cmp), [a, b])
+        _write_json(json_path, CompareRecord.from_report(cmp).to_json(), [a, b])
     out = _out()
     out.print(compare_table(cmp))
     for name, only in (("A", cmp.only_in_a), ("B", cmp.only_in_b)):
@@ -265,24 +261,21 @@ def labels_import(
     activity_from: Annotated[str | None, typer.Option(help="'parent' (activity = the video's "
                                                       "folder name) or 'none'; default: the "
                                                       "card's setting.")] = None,
-    rewrite: Annotated[str | None, typer.Option(help="OLD:NEW path component to rewrite in media "
-                                                "paths, e.g. musclemap_trimmed:musclemap_rescale.")] = None,
+    rewrite: Annotated[list[str] | None, typer.Option(help="OLD=NEW path component rewrite in "
+                                                      "media paths, e.g. musclemap_trimmed="
+                                                      "musclemap_rescale, or 'reference' "
+                                                      "(repeatable).")] = None,
     replace: Annotated[bool, typer.Option(help="Overwrite different labels already in the store.")] = False,
 ):
     """Import one split from the official release layout (two pickles) into the label store."""
     from amge_eval.harness.datasets import check_split
-    from amge_eval.harness.errors import AmgeError
     from amge_eval.harness.labels import resolve_labels_dir
-    from amge_eval.harness.official import import_official
+    from amge_eval.harness.official import import_official, parse_rewrite
 
     check_split(split)
-    rw = None
-    if rewrite:
-        if rewrite.count(":") != 1 or "" in rewrite.split(":"):
-            raise AmgeError(f"--rewrite takes OLD:NEW, got {rewrite!r}", code="E505")
-        rw = tuple(rewrite.split(":"))
     ls, path, warnings = import_official(dataset, split, videos, labels,
-                                         resolve_labels_dir(labels_dir), activity_from, replace, rw)
+                                         resolve_labels_dir(labels_dir), activity_from, replace,
+                                         parse_rewrite(rewrite))
     out = _out()
     acts = len({a for a in ls.activities.tolist() if a})
     out.print(f"Imported {len(ls)} samples ({acts} activities) into {path}")
@@ -416,9 +409,10 @@ def data_check_media(
                                                       "'reference' (repeatable).")] = None,
 ):
     """Find and open every video of a split; list the ones that are missing or undecodable."""
-    from amge_eval.baselines.data.datasets import check_media, parse_rewrite
+    from amge_eval.baselines.data.datasets import check_media
     from amge_eval.harness.errors import AmgeError
     from amge_eval.harness.labels import resolve_labels_dir
+    from amge_eval.harness.official import parse_rewrite
 
     usable, problems = check_media(dataset, split, labels_dir=resolve_labels_dir(labels_dir),
                                    data_root=data_root, video_root=video_root,
@@ -438,11 +432,11 @@ def baselines_list():
     """List registered baselines with parameters counted from the built model vs the paper's."""
     from rich.table import Table
 
-    from amge_eval.baselines.registry import list_baselines
+    from amge_eval.baselines.registry import EXTRA_HINT, list_baselines, unavailable
     from amge_eval.baselines.summary import count_parameters
 
     t = Table(title="Baselines (parameters in millions, 20 outputs)", title_justify="left")
-    for col in ("name", "family", "modality", "params (built)", "paper #PM", "difference",
+    for col in ("name", "family", "inputs", "params (built)", "paper #PM", "difference",
                 "paper row"):
         t.add_column(col, justify="right" if col.startswith(("params", "paper #", "diff")) else "left")
     for spec in list_baselines():
@@ -452,7 +446,13 @@ def baselines_list():
         t.add_row(spec.name, spec.family, spec.modality,
                   "-" if n is None else f"{n / 1e6:.2f}", "" if paper is None else f"{paper:.1f}",
                   diff, spec.paper_name or "")
-    _out().print(t)
+    out = _out()
+    out.print(t)
+    skipped = unavailable()
+    if skipped:
+        out.print(f"Not listed: the model files {', '.join(sorted(skipped))} need "
+                  f"{', '.join(sorted(set(skipped.values())))}, which is not installed "
+                  f"({EXTRA_HINT}).")
 
 
 @app.command("run-baseline")
@@ -499,7 +499,7 @@ def run_baseline_cmd(
                       threads=threads, checkpoint_dir=checkpoint_dir)
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         result = run_baseline(opts, progress)
-    if not result.record:
+    if result.record is None:
         return  # a non-zero rank of a torchrun job
     o = _out()
     if result.report is not None:
@@ -519,6 +519,9 @@ app.add_typer(leaderboard_app, name="leaderboard")
 
 SubmissionsDir = Annotated[Path, typer.Option(
     "--submissions", help="The submissions store (folder of <dataset>/<entry>/).")]
+SubmissionsDirs = Annotated[list[Path] | None, typer.Option(
+    "--submissions", help="The submissions store (folder of <dataset>/<entry>/); repeat to read "
+    "several as one, later ones replacing entries of the same name (default: submissions).")]
 
 
 @app.command()
@@ -538,7 +541,7 @@ def submit(
     seed: Seed = 0,
 ):
     """Validate, score and add one entry to the submissions store (atomically)."""
-    from amge_eval.leaderboard.store import submit as submit_entry
+    from amge_eval.leaderboard.submit import submit as submit_entry
 
     res = submit_entry(path, dataset, name, submissions_dir=submissions, labels_dir=labels_dir,
                        status=status, entry_file=entry_file, replace=replace,
@@ -555,13 +558,13 @@ def submit(
 def leaderboard_build(
     out_dir: Annotated[Path, typer.Option("--out", help="Site folder (new, empty, or a site "
                                                         "built before).")] = Path("site"),
-    submissions: SubmissionsDir = Path("submissions"),
+    submissions: SubmissionsDirs = None,
     title: Annotated[str, typer.Option(help="Site title.")] = "AMGE leaderboard",
 ):
     """Build the static leaderboard site (and its exports) from the submissions store."""
     from amge_eval.leaderboard.site import build_site
 
-    res = build_site(submissions, out_dir, title=title)
+    res = build_site(submissions or [Path("submissions")], out_dir, title=title)
     _out().print(f"Built {res.pages} pages for {res.entries} entries "
                  f"({', '.join(res.datasets)}) in {res.out_dir}")
 
@@ -574,9 +577,10 @@ def leaderboard_rescore(
                                                       help="Only these datasets.")] = None,
 ):
     """Re-score every entry with predictions; report rank changes after label or scorer changes."""
-    from amge_eval.leaderboard.store import rescore
+    from amge_eval.leaderboard.rescore import rescore
 
-    rep = rescore(submissions, labels_dir, datasets=dataset or None)
+    res = rescore(submissions, labels_dir, datasets=dataset or None)
+    rep = res.record
     out = _out()
     out.print(f"Rescored {len(rep.rescored)}, unchanged {len(rep.unchanged)}, "
               f"skipped {len(rep.skipped)}")
@@ -586,14 +590,14 @@ def leaderboard_rescore(
         out.print(f"  skipped {key}: {why}")
     for m in rep.moves:
         out.print(f"  {m.dataset}/{m.entry}: rank {m.old_rank} -> {m.new_rank}")
-    if rep.report_path:
-        out.print(f"Rank-change report: {rep.report_path}")
+    if res.report_path:
+        out.print(f"Rank-change report: {res.report_path}")
 
 
 @leaderboard_app.command("export")
 def leaderboard_export(
     format: Annotated[str, typer.Option("--format", "-f", help="csv, json, md or latex.")] = "csv",
-    submissions: SubmissionsDir = Path("submissions"),
+    submissions: SubmissionsDirs = None,
     dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d",
                                                       help="Only these datasets.")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of "
@@ -603,7 +607,7 @@ def leaderboard_export(
     from amge_eval.harness.fileio import write_text_atomic
     from amge_eval.leaderboard.export import export
 
-    text = export(submissions, format, datasets=dataset or None)
+    text = export(submissions or [Path("submissions")], format, datasets=dataset or None)
     if out_path:
         write_text_atomic(out_path, text)
     else:
@@ -658,7 +662,13 @@ def reproduce(
                                                        "(repeatable; default: the statistical "
                                                        "and skeleton baselines).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
-    submissions: Annotated[Path, typer.Option("--submissions", help="The submissions store.")] = Path("submissions"),
+    store: Annotated[Path | None, typer.Option("--store", help="Your submissions store, where "
+                                               "the reproduced entries go (default: "
+                                               "<runs-dir>/submissions).")] = None,
+    submissions: Annotated[Path, typer.Option("--submissions", help="The committed store the "
+                                              "site shows beside yours (read only).")] = Path("submissions"),
+    update_committed: Annotated[bool, typer.Option(help="Maintainers: write the reproduced "
+                                                   "entries into --submissions itself.")] = False,
     site: Annotated[Path, typer.Option("--site", help="Where the site is built.")] = Path("site"),
     labels_dir: LabelsDir = None,
     data_root: DataRoot = None,
@@ -668,9 +678,11 @@ def reproduce(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ):
     """The main job: generate the embedded benchmark, run the statistical and skeleton
-    baselines, score them, enter them in the submissions store and build the site."""
+    baselines, score them, enter them in your store and build the site from the committed
+    store plus yours."""
     from rich.table import Table
 
+    from amge_eval.harness.vocab import TABLE_KEYS
     from amge_eval.progress_ui import RichProgress
     from amge_eval.render import console
     from amge_eval.reproduce import DEFAULT_BASELINES
@@ -678,22 +690,21 @@ def reproduce(
 
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         res = run_all(tuple(baseline or DEFAULT_BASELINES), runs_dir=runs_dir,
-                      submissions_dir=submissions, site_dir=site, labels_dir=labels_dir,
-                      data_root=data_root, seed=seed, resamples=resamples, threads=threads,
-                      progress=progress)
+                      store=store, committed=submissions, update_committed=update_committed,
+                      site_dir=site, labels_dir=labels_dir, data_root=data_root, seed=seed,
+                      resamples=resamples, threads=threads, progress=progress)
     t = Table(title="Embedded benchmark (synth): masked mAP %", title_justify="left")
-    keys = ("val_s", "val_u", "val_a", "test_s", "test_u", "test_a")
-    for col in ("baseline", "params", *keys, "seconds"):
+    for col in ("baseline", "params", *TABLE_KEYS, "seconds"):
         t.add_column(col, justify="left" if col == "baseline" else "right")
     for name, summ in res.summaries.items():
         t.add_row(name, f"{res.params[name] / 1e6:.2f}M",
-                  *[f"{summ[k]:.1f}" if summ.get(k) is not None else "-" for k in keys],
+                  *[f"{summ[k]:.1f}" if summ.get(k) is not None else "-" for k in TABLE_KEYS],
                   f"{res.seconds[name]:.0f}")
     out = _out()
     out.print(t)
     total = sum(res.seconds.values())
-    out.print(f"Total {total:.0f} s. Site: {res.site}/index.html - serve it with "
-              f"`python -m http.server --directory {res.site} 8000` and open "
+    out.print(f"Total {total:.0f} s. Entries: {res.store}. Site: {res.site}/index.html - serve "
+              f"it with `python -m http.server --directory {res.site} 8000` and open "
               f"http://localhost:8000/")
 
 

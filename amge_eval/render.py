@@ -21,8 +21,8 @@ def interval_text(iv) -> str:
 
 
 def score_tables(report, shown_ci: str, per_muscle: bool = True) -> list:
-    from amge_eval.harness.datasets import SHORT
     from amge_eval.harness.muscles import MUSCLES, REGIONS
+    from amge_eval.harness.vocab import SHORT
 
     out = []
     t = Table(title=f"{report.card.title} ({report.dataset}) - masked mAP, %",

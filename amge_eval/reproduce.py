@@ -1,8 +1,13 @@
 """The main job: the whole benchmark loop on the embedded synthetic benchmark.
 
 generate the benchmark -> train/fit the statistical and skeleton baselines -> score every split
--> enter each run in ``submissions/synth/`` as a ``reproduced`` entry -> build the site, with
-the papers' reported rows beside them.
+-> enter each run as a ``reproduced`` entry in the user's store (default
+``<runs>/submissions``) -> build the site from the committed store with the user's entries in
+place of the committed ones of the same name, beside the papers' reported rows.
+
+The committed store (``submissions/``) is only read, so running the main job in a fresh clone
+leaves ``git status`` clean; ``update_committed`` (a maintainer's flag) writes the entries into
+the committed store instead.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ class ReproduceResult:
     summaries: dict[str, dict] = field(default_factory=dict)  # baseline -> val_s..test_gap (%)
     params: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
+    store: Path | None = None  # where the entries were written
     site: Path | None = None
 
 
 def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
-              submissions_dir: Path = Path("submissions"), site_dir: Path = Path("site"),
+              store: Path | None = None, committed: Path = Path("submissions"),
+              update_committed: bool = False, site_dir: Path = Path("site"),
               labels_dir=None, data_root=None, seed: int = 0, video: bool = False,
               resamples: int = 10_000, threads: int | None = None,
               progress: Progress = NULL_PROGRESS) -> ReproduceResult:
@@ -35,10 +42,13 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     from amge_eval.harness.labels import resolve_labels_dir
     from amge_eval.harness.synth.generate import generate_benchmark, read_manifest
     from amge_eval.leaderboard.site import build_site
-    from amge_eval.leaderboard.store import submit
+    from amge_eval.leaderboard.submit import submit
 
     out = ReproduceResult()
     labels_dir = resolve_labels_dir(labels_dir)
+    target = Path(committed) if update_committed else Path(store or Path(runs_dir) / "submissions")
+    target.mkdir(parents=True, exist_ok=True)
+    out.store = target
     t0 = time.perf_counter()
     if read_manifest(data_root) is None or not (labels_dir / "synth" / "train.csv").is_file():
         progress.note("Generating the embedded benchmark")
@@ -48,16 +58,18 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
         t0 = time.perf_counter()
         progress.note(f"Baseline {name}")
         res = run_baseline(RunOptions(baseline=name, dataset="synth",
-                                      out=runs_dir / "synth" / name, labels_dir=labels_dir,
+                                      out=Path(runs_dir) / "synth" / name, labels_dir=labels_dir,
                                       data_root=data_root, seed=seed, resamples=resamples,
                                       threads=threads, resume=True), progress)
-        submit(res.out, "synth", name, submissions_dir=submissions_dir, labels_dir=labels_dir,
+        submit(res.out, "synth", name, submissions_dir=target, labels_dir=labels_dir,
                replace=True, resamples=resamples, seed=seed, progress=progress)
         out.runs[name] = res.out
         out.summaries[name] = res.summary
-        out.params[name] = int(res.record.get("params", 0))
+        out.params[name] = res.record.params
         out.seconds[name] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out.site = build_site(submissions_dir, site_dir, progress=progress).out_dir
+    stores = [p for p in (Path(committed), target) if p.is_dir()]
+    stores = list(dict.fromkeys(p.resolve() for p in stores))  # the same folder once
+    out.site = build_site(stores, site_dir, progress=progress).out_dir
     out.seconds["site"] = time.perf_counter() - t0
     return out

@@ -1,10 +1,18 @@
 """Run configuration: TOML data, one file per baseline, overridable from the command line.
 
-A config has four tables. ``[model]`` goes to the baseline's builder as keyword arguments,
-``[data]`` to the loader of its modality, ``[train]`` and ``[eval]`` to the runner (their keys
-and defaults are the dataclasses below). Precedence, lowest first: these defaults, the
-baseline's file in ``baselines/configs/``, a user's ``--config FILE``, ``--set table.key=value``
-overrides, and the shortcuts ``--epochs``/``--batch-size``.
+A config has four tables, each checked by the project's one validator (harness.schema: unknown
+keys refused with a "did you mean", strict types, every problem named by its path, e.g.
+``[data].frames: expected int, got "16x4"``) as soon as the config is loaded, before any data is
+read or generated:
+
+- ``[model]`` against the baseline's registered config class; the builder receives its keys;
+- ``[data]`` against the loader settings of the baseline's inputs (SkeletonSettings,
+  VideoSettings; docs/data.md); baselines that read no media take an empty table;
+- ``[train]`` and ``[eval]`` against TrainConfig and EvalConfig below.
+
+Precedence, lowest first: these defaults, the baseline's file in ``baselines/configs/``, a
+user's ``--config FILE``, ``--set table.key=value`` overrides, and the shortcuts
+``--epochs``/``--batch-size``.
 """
 
 from __future__ import annotations
@@ -13,46 +21,51 @@ import copy
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
 
 from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.schema import convert
+from amge_eval.harness.vocab import did_you_mean
+
+from .registry import BaselineSpec
 
 TABLES = ("model", "data", "train", "eval")
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0  # linear warmup, then cosine decay to 0 (per optimiser step)
-    grad_clip: float = 1.0  # max global grad norm; 0 disables
+    epochs: Annotated[int, msgspec.Meta(ge=0)] = 10
+    batch_size: Positive = 16
+    lr: Annotated[float, msgspec.Meta(gt=0.0)] = 1e-3
+    weight_decay: NonNegative = 0.05
+    warmup_epochs: NonNegative = 1.0  # linear warmup, then cosine decay to 0 (per optimiser step)
+    grad_clip: NonNegative = 1.0  # max global grad norm; 0 disables
     # "bce": sigmoid + BCE-with-logits per muscle (PySlowFast's multi-label recipe).
     # "softmax-bce": softmax over the 20 muscles, then BCE on those probabilities (what the
     # MuscleMap release trains with, although its config calls it a focal loss).
-    loss: str = "bce"
+    loss: Literal["bce", "softmax-bce"] = "bce"
     # "batch": BatchNorm uses batch statistics in training (standard). "frozen": BatchNorm layers
     # stay in eval mode; needed for bit-comparable multi-process CPU runs (no SyncBatchNorm there).
-    batchnorm: str = "batch"
-    workers: int = 0  # DataLoader worker processes
+    batchnorm: Literal["batch", "frozen"] = "batch"
+    workers: Annotated[int, msgspec.Meta(ge=0)] = 0  # DataLoader worker processes
     amp: bool = True  # mixed precision (bfloat16/float16 autocast) on CUDA only
-    log_every: int = 10  # steps between progress updates
+    log_every: Positive = 10  # steps between progress updates
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    batch_size: int = 32
-    temporal_views: int = 1
-    spatial_views: int = 1
+    batch_size: Positive = 32
+    temporal_views: Positive = 1
+    spatial_views: Positive = 1
     # How per-view scores become one score per sample: "mean" or "max" of the per-view
     # probabilities (sigmoid for "bce", softmax for "softmax-bce").
-    aggregate: str = "mean"
-
-
-_CHOICES = {("train", "loss"): ("bce", "softmax-bce"), ("train", "batchnorm"): ("batch", "frozen"),
-            ("eval", "aggregate"): ("mean", "max")}
+    aggregate: Literal["mean", "max"] = "mean"
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,19 @@ class RunConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
+def data_settings_class(spec: BaselineSpec) -> type | None:
+    """The loader settings class of the baseline's inputs; None for baselines without media."""
+    if spec.modalities in (("none",), ("labels",)):
+        return None
+    if spec.modalities == ("skeleton",):
+        from .data.skeleton import SkeletonSettings
+
+        return SkeletonSettings
+    from .data.video import VideoSettings
+
+    return VideoSettings
+
+
 def read_toml(path: Path) -> dict:
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -84,8 +110,9 @@ def _merge(base: dict, extra: dict, source: str) -> dict:
     out = copy.deepcopy(base)
     for table, values in extra.items():
         if table not in TABLES:
-            raise AmgeError(f"{source}: unknown table [{table}]; tables are "
-                            f"{', '.join('[' + t + ']' for t in TABLES)}", code="E801")
+            raise AmgeError(f"{source}: unknown table [{table}].{did_you_mean(table, TABLES)} "
+                            f"Tables are {', '.join('[' + t + ']' for t in TABLES)}",
+                            code="E801")
         if not isinstance(values, dict):
             raise AmgeError(f"{source}: [{table}] must be a table", code="E801")
         out.setdefault(table, {}).update(copy.deepcopy(values))
@@ -104,45 +131,40 @@ def parse_override(text: str) -> tuple[str, str, object]:
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     if table not in TABLES:
-        raise AmgeError(f"--set {text}: unknown table {table!r}; tables are {', '.join(TABLES)}",
-                        code="E802")
+        raise AmgeError(f"--set {text}: unknown table {table!r}.{did_you_mean(table, TABLES)} "
+                        f"Tables are {', '.join(TABLES)}", code="E802")
     return table, key.strip(), value
 
 
-def _typed(cls, table: str, values: dict, source: str):
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        import difflib
+def check_tables(spec: BaselineSpec, merged: dict, source: str) -> tuple[TrainConfig, EvalConfig]:
+    """Check all four tables; raises AmgeError(E803) listing every problem of the config."""
+    problems: list[str] = []
 
-        close = difflib.get_close_matches(unknown[0], list(known), n=1)
-        hint = f" Did you mean {table}.{close[0]}?" if close else ""
-        raise AmgeError(f"{source}: unknown key {table}.{unknown[0]}.{hint} Keys of [{table}]: "
-                        f"{', '.join(known)}", code="E803")
-    out = {}
-    for k, v in values.items():
-        want = type(getattr(cls(), k))
-        if want is float and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if not isinstance(v, want) or (want is int and isinstance(v, bool)):
-            raise AmgeError(f"{source}: {table}.{k} must be {want.__name__}, got {v!r}",
-                            code="E803")
-        choices = _CHOICES.get((table, k))
-        if choices and v not in choices:
-            raise AmgeError(f"{source}: {table}.{k} must be one of {', '.join(choices)}, got "
-                            f"{v!r}", code="E803")
-        out[k] = v
-    cfg = cls(**out)
-    for k in ("epochs", "batch_size", "temporal_views", "spatial_views"):
-        if hasattr(cfg, k) and getattr(cfg, k) < (0 if k == "epochs" else 1):
-            raise AmgeError(f"{source}: {table}.{k} must be positive, got {getattr(cfg, k)}",
-                            code="E803")
-    return cfg
+    def check(cls, table: str):
+        if cls is None:
+            if merged.get(table):
+                problems.append(f"[{table}]: {spec.name} takes no {table} settings, got "
+                                f"{', '.join(merged[table])}")
+            return None
+        try:
+            return convert(cls, merged.get(table, {}), f"[{table}]")
+        except AmgeError as exc:
+            problems.append(exc.message)
+            return None
+
+    check(spec.config, "model")
+    check(data_settings_class(spec), "data")
+    train, evaluation = check(TrainConfig, "train"), check(EvalConfig, "eval")
+    if problems:
+        raise AmgeError(f"{source}: " + "; ".join(problems), code="E803")
+    return train, evaluation
 
 
-def load_config(default_path: Path, config_file: Path | None = None,
+def load_config(spec: BaselineSpec, config_file: Path | None = None,
                 overrides: list[str] | tuple = (), epochs: int | None = None,
                 batch_size: int | None = None) -> RunConfig:
+    """The baseline's resolved config, every table checked."""
+    default_path = spec.config_path
     merged = _merge({}, read_toml(default_path), str(default_path))
     source = str(default_path)
     if config_file is not None:
@@ -157,6 +179,6 @@ def load_config(default_path: Path, config_file: Path | None = None,
         merged.setdefault("train", {})["epochs"] = epochs
     if batch_size is not None:
         merged.setdefault("train", {})["batch_size"] = batch_size
+    train, evaluation = check_tables(spec, merged, source)
     return RunConfig(model=merged.get("model", {}), data=merged.get("data", {}),
-                     train=_typed(TrainConfig, "train", merged.get("train", {}), source),
-                     eval=_typed(EvalConfig, "eval", merged.get("eval", {}), source))
+                     train=train, eval=evaluation)

@@ -1,10 +1,12 @@
-"""Build the dataset a baseline reads, from its modality and the config's [data] table.
+"""Build the dataset a baseline reads, from its inputs and the config's [data] table.
 
-[data] keys are the loader settings of the modality (baselines/data: SkeletonSettings,
-VideoSettings; docs/data.md). The [eval] table's view counts override the loader's at test time:
-for skeletons ``temporal_views`` becomes the number of uniform resampling phases; for video,
-``temporal_views`` > 1 returns that many uniform clip positions (all of them) and
-``spatial_views`` the crops per position.
+[data] keys are the loader settings of the baseline's inputs (baselines/data: SkeletonSettings,
+VideoSettings; docs/data.md). A video loader's ``modality`` comes from the baseline's registered
+inputs ("rgb", "rgb_diff" or "rgb+rgb_diff"), so a model registered for RGB and RGB-difference
+always receives both; a [data] table that asks for other inputs is refused. The [eval] table's
+view counts override the loader's at test time: for skeletons ``temporal_views`` becomes the
+number of uniform resampling phases; for video, ``temporal_views`` > 1 returns that many uniform
+clip positions (all of them) and ``spatial_views`` the crops per position.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from amge_eval.harness.skeletons import read_skeletons, skeleton_path
 def build_dataset(modality: str, labels: LabelSet, data_root: Path, data_cfg: dict, *,
                   train: bool, seed: int, skip_bad: bool = False, temporal_views: int = 1,
                   spatial_views: int = 1):
+    """``modality`` is the baseline's inputs joined with "+" (BaselineSpec.modality)."""
     from amge_eval.baselines.data.datasets import SkeletonDataset, VideoDataset
+    from amge_eval.baselines.data.video import MODALITIES as VIDEO_INPUTS
 
     settings = dict(data_cfg)
     settings.setdefault("seed", seed)
@@ -31,11 +35,16 @@ def build_dataset(modality: str, labels: LabelSet, data_root: Path, data_cfg: di
             settings["views"] = temporal_views
         sk = read_skeletons(skeleton_path(data_root, labels.dataset, labels.split))
         return SkeletonDataset(labels, sk, settings, train=train, skip_missing=skip_bad)
-    if modality in ("rgb", "rgb+rgbdiff"):
+    if modality in VIDEO_INPUTS:
+        if settings.get("modality", modality) != modality:
+            raise AmgeError(f"[data].modality = {settings['modality']!r}, but this baseline is "
+                            f"registered for {modality!r} inputs; remove the key (the loader "
+                            f"takes the baseline's inputs)", code="E803")
+        settings["modality"] = modality
         if not train:
             if temporal_views > 1:
                 settings.update(temporal_views=temporal_views, view_indices=None)
             settings["spatial_views"] = spatial_views
         return VideoDataset(labels, settings, train=train, data_root=data_root,
                             skip_bad=skip_bad)
-    raise AmgeError(f"No loader for modality {modality!r}", code="E815")
+    raise AmgeError(f"No loader for the inputs {modality!r}", code="E815")

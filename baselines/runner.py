@@ -18,37 +18,40 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-import shutil
+import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
+import msgspec
 import numpy as np
+import tomli_w
 
-from amge_eval import __version__
-from amge_eval.harness.datasets import EVAL_SPLITS, get_card
+from amge_eval.harness.datasets import get_card
 from amge_eval.harness.errors import AmgeError
-from amge_eval.harness.fileio import (
-    amge_home,
-    default_data_root,
-    write_json_atomic,
-    write_text_atomic,
-)
+from amge_eval.harness.fileio import amge_home, default_data_root, write_text_atomic
 from amge_eval.harness.labels import read_labels, resolve_labels_dir
 from amge_eval.harness.predictions import write_predictions
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
-from amge_eval.harness.records import result_record
+from amge_eval.harness.records import RunRecord, ScoreRecord, environment
+from amge_eval.harness.records.base import cpu_model
+from amge_eval.harness.records.run import (
+    DataSettings,
+    DeviceInfo,
+    EvalViews,
+    GitInfo,
+    SkippedSample,
+    TrainInfo,
+    WeightsInfo,
+)
 from amge_eval.harness.scoring import score_file
+from amge_eval.harness.vocab import EVAL_SPLITS
 
 from .config import RunConfig, load_config
 from .registry import BaselineSpec, get_baseline
-
-RUN_SCHEMA_VERSION = "1.0"
 
 
 @dataclass
@@ -76,8 +79,8 @@ class RunOptions:
 @dataclass
 class RunResult:
     out: Path
-    record: dict
-    scores: dict  # the result record
+    record: RunRecord | None  # None on the other ranks of a torchrun job
+    scores: ScoreRecord | None  # None when the run was not scored (skipped samples)
     summary: dict = field(default_factory=dict)  # val_s ... test_gap in %
     report: object = None  # the harness ScoreReport (None when not scored)
 
@@ -86,7 +89,7 @@ def default_out(dataset: str, baseline: str, seed: int) -> Path:
     return Path("runs") / dataset / f"{baseline}-seed{seed}"
 
 
-def _git() -> dict:
+def _git() -> GitInfo:
     root = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
@@ -94,21 +97,17 @@ def _git() -> dict:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=10)
         if commit.returncode == 0:
-            return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+            return GitInfo(commit=commit.stdout.strip(), dirty=bool(dirty.stdout.strip()))
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"commit": None, "dirty": None}
+    return GitInfo(commit=None, dirty=None)
 
 
-def _versions() -> dict:
-    out = {"python": sys.version.split()[0], "platform": platform.platform(),
-           "amge_eval": __version__}
-    for dist in ("numpy", "torch", "torchvision", "av", "scikit-learn"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
+def _command() -> list[str] | None:
+    """The amge-eval command line, absolute paths replaced by "<path>" (records are public)."""
+    if not sys.argv or "amge" not in Path(sys.argv[0]).name.replace("_", "-"):
+        return None
+    return ["<path>" if os.path.isabs(a) or "=/" in a else a for a in sys.argv[1:]]
 
 
 def _prepare_out(out: Path) -> None:
@@ -134,7 +133,7 @@ def _ensure_dataset(opts: RunOptions, labels_dir: Path, data_root: Path, spec: B
         return None
     from amge_eval.harness.synth.generate import generate_benchmark, is_generated, read_manifest
 
-    video = spec.modality not in ("none", "labels", "skeleton")
+    video = any(m in ("rgb", "rgb_diff", "optical_flow") for m in spec.modalities)
     manifest = read_manifest(data_root)
     have_labels = (labels_dir / "synth" / "train.csv").is_file()
     if manifest is not None and have_labels:
@@ -143,8 +142,6 @@ def _ensure_dataset(opts: RunOptions, labels_dir: Path, data_root: Path, spec: B
                             f"videos, which {spec.name} needs; run `amge-eval data synth "
                             f"--overwrite` (with video) first", code="E813")
         return manifest
-    import os
-
     if not opts.generate or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise AmgeError("The embedded benchmark is not generated; run `amge-eval data synth` "
                         "first (a multi-process run does not generate it)", code="E813")
@@ -168,15 +165,13 @@ def _device(choice: str):
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _device_record(device) -> dict:
+def _device_record(device) -> DeviceInfo:
     import torch
 
-    rec = {"type": device.type, "name": platform.processor() or platform.machine(),
-           "cpu_threads": torch.get_num_threads()}
     if device.type == "cuda":
-        rec["name"] = torch.cuda.get_device_name(device)
-        rec["count"] = torch.cuda.device_count()
-    return rec
+        return DeviceInfo(type="cuda", name=torch.cuda.get_device_name(device),
+                          cpu_threads=torch.get_num_threads(), count=torch.cuda.device_count())
+    return DeviceInfo(type="cpu", name=cpu_model(), cpu_threads=torch.get_num_threads())
 
 
 def run_key(spec: BaselineSpec, dataset: str, cfg: RunConfig, seed: int, train_fp: str,
@@ -187,12 +182,8 @@ def run_key(spec: BaselineSpec, dataset: str, cfg: RunConfig, seed: int, train_f
 
 
 def _config_toml(cfg: RunConfig) -> str:
-    lines = ["# Resolved configuration of this run (written by amge-eval run-baseline)"]
-    for table, values in cfg.to_dict().items():
-        lines.append(f"\n[{table}]")
-        for k, v in values.items():
-            lines.append(f"{k} = {json.dumps(v)}")
-    return "\n".join(lines) + "\n"
+    return ("# Resolved configuration of this run (written by amge-eval run-baseline)\n"
+            + tomli_w.dumps(msgspec.to_builtins(cfg.to_dict())))
 
 
 def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunResult:
@@ -200,8 +191,7 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
     spec = get_baseline(opts.baseline)
     if not spec.config_path.is_file():
         raise AmgeError(f"Baseline {spec.name} has no config file {spec.config_path}", code="E801")
-    cfg = load_config(spec.config_path, opts.config_file, list(opts.overrides), opts.epochs,
-                      opts.batch_size)
+    cfg = load_config(spec, opts.config_file, list(opts.overrides), opts.epochs, opts.batch_size)
     labels_dir = resolve_labels_dir(opts.labels_dir)
     data_root = Path(opts.data_root).expanduser() if opts.data_root else default_data_root()
     card = get_card(opts.dataset, labels_dir)
@@ -221,14 +211,14 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
         preds = {s: (labels[s].sample_ids, model.predict(len(labels[s]), rng)) for s in EVAL_SPLITS}
         timing["eval_s"] = time.perf_counter() - t0
         cfg = RunConfig(cfg.model, {}, cfg.train, cfg.eval)
-        extra = {"params": 0, "epochs": 0, "device": {"type": "none"}, "train": None,
-                 "data_settings": {"input": "none: scores do not depend on the sample"},
+        extra = {"params": 0, "epochs": 0, "device": DeviceInfo(type="none"), "train": None,
+                 "data_settings": DataSettings(input="none: scores do not depend on the sample"),
                  "skipped_samples": {}, "world_size": 1, "weights": None}
         main = True
     else:
         preds, extra, main = _run_torch(spec, cfg, opts, labels, data_root, timing, progress)
     if not main:  # other ranks of a torchrun job write nothing
-        return RunResult(out, {}, {})
+        return RunResult(out, None, None)
 
     pred_dir = out / "predictions"
     for split in EVAL_SPLITS:
@@ -240,39 +230,25 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
     if not any(extra["skipped_samples"].values()):
         report = score_file(pred_dir, dataset=opts.dataset, labels_dir=labels_dir,
                             resamples=opts.resamples, seed=opts.seed)
-        scored = result_record(report)
-        write_json_atomic(out / "scores.json", scored)
+        scored = ScoreRecord.from_report(report)
+        scored.write(out / "scores.json")
     timing["score_s"] = time.perf_counter() - t0
     timing["total_s"] = time.perf_counter() - t_start
-    record = {
-        "schema_version": RUN_SCHEMA_VERSION,
-        "kind": "run",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "baseline": spec.name,
-        "paper_name": spec.paper_name,
-        "family": spec.family,
-        "modality": spec.modality,
-        "dataset": opts.dataset,
-        "dataset_paper_version": card.paper_version,
-        "labels_dir": str(labels_dir),
-        "data_root": str(data_root),
-        "label_fingerprints": {s: labels[s].fingerprint for s in labels},
-        "config": cfg.to_dict(),
-        "config_sha256": cfg.digest(),
-        "seed": opts.seed,
-        "git": _git(),
-        "versions": _versions(),
-        "command": sys.argv[1:] if sys.argv and "amge-eval" in Path(sys.argv[0]).name else None,
-        "timing": {k: round(v, 3) for k, v in timing.items()},
-        "paper_params_m": spec.paper_params_m,
-        "predictions": {s: f"predictions/{s}.npz" for s in EVAL_SPLITS},
-        "scores": "scores.json" if scored else None,
-        "benchmark_manifest": generated,
-        **extra,
-    }
-    write_json_atomic(out / "run.json", record)
-    summary = {k: v["value"] for k, v in (scored or {}).get("summary", {}).items()}
-    return RunResult(out, record, scored or {}, summary, report)
+    params = extra.pop("params")
+    record = RunRecord(
+        created=datetime.now(UTC).isoformat(timespec="seconds"), baseline=spec.name,
+        paper_name=spec.paper_name, family=spec.family, modalities=list(spec.modalities),
+        dataset=opts.dataset, dataset_paper_version=card.paper_version,
+        label_fingerprints={s: labels[s].fingerprint for s in labels},
+        config=msgspec.to_builtins(cfg.to_dict()), config_sha256=cfg.digest(), seed=opts.seed,
+        git=_git(), environment=environment(), command=_command(),
+        timing={k: round(v, 3) for k, v in timing.items()}, paper_params_m=spec.paper_params_m,
+        params=params, params_m=round(params / 1e6, 3),
+        predictions={s: f"predictions/{s}.npz" for s in EVAL_SPLITS},
+        scores="scores.json" if scored else None, benchmark_manifest=generated, **extra)
+    record.write(out / "run.json")
+    summary = {k: scored.value(k) for k in scored.summary} if scored else {}
+    return RunResult(out, record, scored, summary, report)
 
 
 def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, timing, progress):
@@ -328,21 +304,19 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
         timing["eval_s"] = time.perf_counter() - t0
         extra = {
             "params": int(params),
-            "params_m": round(params / 1e6, 3),
             "epochs": state.epoch,
-            "train": {"losses": [round(x, 6) for x in state.losses or []], "steps": state.step,
-                      "checkpoint": str(checkpoint), "run_key": key,
-                      "resumed_from_epoch": state.resumed_from},
+            "train": TrainInfo(losses=[round(x, 6) for x in state.losses or []],
+                               steps=state.step, checkpoint=f"{key}/last.pt", run_key=key,
+                               resumed_from_epoch=state.resumed_from),
             "device": _device_record(device),
             "world_size": d.world,
-            "weights": weights,
-            "data_settings": {"train": train_set.settings() if hasattr(train_set, "settings")
-                              else {}, "eval": settings,
-                              "eval_views": {"temporal": cfg.eval.temporal_views,
-                                             "spatial": cfg.eval.spatial_views,
-                                             "aggregate": cfg.eval.aggregate,
-                                             "scores": "sigmoid" if cfg.train.loss == "bce"
-                                             else "softmax"}},
+            "weights": WeightsInfo(**weights) if weights else None,
+            "data_settings": DataSettings(
+                train=train_set.settings() if hasattr(train_set, "settings") else {},
+                eval=settings, eval_views=EvalViews(
+                    temporal=cfg.eval.temporal_views, spatial=cfg.eval.spatial_views,
+                    aggregate=cfg.eval.aggregate,
+                    scores="sigmoid" if cfg.train.loss == "bce" else "softmax")),
             "skipped_samples": {k: v for k, v in skipped.items() if v},
         }
         return preds, extra, d.main
@@ -350,11 +324,6 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
         shutdown(d)
 
 
-def _skipped(ds) -> list[dict]:
-    return [{"sample_id": s.sample_id, "reason": s.reason} for s in getattr(ds, "skipped", [])]
-
-
-def remove_checkpoints(result: RunResult) -> None:
-    ckpt = (result.record.get("train") or {}).get("checkpoint")
-    if ckpt:
-        shutil.rmtree(Path(ckpt).parent, ignore_errors=True)
+def _skipped(ds) -> list[SkippedSample]:
+    return [SkippedSample(sample_id=s.sample_id, reason=s.reason)
+            for s in getattr(ds, "skipped", [])]

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.fileio import sha256_file
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
 
 from .config import EvalConfig, TrainConfig
@@ -131,7 +132,7 @@ def load_weights(model: torch.nn.Module, path: str) -> dict:
         raise AmgeError(f"Weights file {p} shares no tensor (name and shape) with the model",
                         code="E811")
     model.load_state_dict(loadable, strict=False)
-    return {"path": str(p.resolve()), "loaded": len(loadable),
+    return {"file": p.name, "sha256": sha256_file(p), "loaded": len(loadable),
             "skipped_shape": sorted(k for k in obj if k in own and k not in loadable),
             "unexpected": sorted(k for k in obj if k not in own),
             "missing": sorted(k for k in own if k not in obj)}

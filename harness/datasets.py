@@ -7,23 +7,47 @@ are data: adding a dataset means adding a file, not code.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+import msgspec
 
 from .errors import AmgeError
 from .muscles import MUSCLE_IDS
-
-SPLITS: tuple[str, ...] = ("train", "val_seen", "val_unseen", "test_seen", "test_unseen")
-EVAL_SPLITS: tuple[str, ...] = ("val_seen", "val_unseen", "test_seen", "test_unseen")
-# The two averaged protocols of the papers: val_a = (val_s + val_u) / 2, test_a likewise.
-PAIRS: dict[str, tuple[str, str]] = {"val": ("val_seen", "val_unseen"),
-                                     "test": ("test_seen", "test_unseen")}
-SHORT: dict[str, str] = {"val_seen": "val_s", "val_unseen": "val_u",
-                         "test_seen": "test_s", "test_unseen": "test_u"}
+from .schema import convert
+from .vocab import SPLITS, did_you_mean
 
 _CARD_DIR = Path(__file__).parent / "cards"
+
+
+class _Unseen(msgspec.Struct, forbid_unknown_fields=True):
+    activities: list[str] = []  # the unseen activity names the paper gives
+    complete: bool = True  # False when the paper's list is cut off
+    count: int | None = None  # number of unseen activities (default: the names given)
+
+
+class CardFile(msgspec.Struct, forbid_unknown_fields=True):
+    """The keys of a card file (harness/cards/*.toml, or <labels-dir>/<dataset>/card.toml)."""
+
+    name: str
+    activities: int
+    title: str | None = None
+    paper_version: str = ""
+    paper: str = ""
+    source: str = ""
+    clips_stated: int | None = None
+    activity_from_path: Literal["parent", "none"] = "parent"
+    notes: str = ""
+    splits: dict[Literal[SPLITS], int] = {}
+    unseen: _Unseen = msgspec.field(default_factory=_Unseen)
+    muscles: list[str] | None = None
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.muscles is not None and tuple(self.muscles) != MUSCLE_IDS:
+            return [("muscles", "a card may not change the 20 muscle groups or their order")]
+        return []
 
 
 @dataclass(frozen=True)
@@ -43,7 +67,6 @@ class DatasetCard:
     muscles: tuple[str, ...] = MUSCLE_IDS
     notes: str = ""
     path: str = ""  # the card file
-    extra: dict = field(default_factory=dict)  # any further keys of the card file
 
 
 def _card_from_file(path: Path) -> DatasetCard:
@@ -51,36 +74,14 @@ def _card_from_file(path: Path) -> DatasetCard:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise AmgeError(f"Dataset card {path} is unreadable: {exc}", code="E500") from exc
-    try:
-        unseen = data.get("unseen", {})
-        names = tuple(unseen.get("activities", ()))
-        splits = {str(k): int(v) for k, v in data.get("splits", {}).items()}
-        unknown = sorted(set(splits) - set(SPLITS))
-        if unknown:
-            raise ValueError(f"unknown split names {unknown}; expected some of {list(SPLITS)}")
-        known = {"name", "title", "paper_version", "paper", "source", "activities", "clips_stated",
-                 "activity_from_path", "notes", "splits", "unseen", "muscles"}
-        muscles = tuple(data.get("muscles", MUSCLE_IDS))
-        if muscles != MUSCLE_IDS:
-            raise ValueError("a card may not change the 20 muscle groups or their order")
-        card = DatasetCard(
-            name=str(data["name"]), title=str(data.get("title", data["name"])),
-            paper_version=str(data.get("paper_version", "")), paper=str(data.get("paper", "")),
-            source=str(data.get("source", "")), activities=int(data["activities"]),
-            split_sizes=splits, unseen_activities=names,
-            unseen_complete=bool(unseen.get("complete", True)),
-            unseen_count=int(unseen.get("count", len(names))),
-            clips_stated=data.get("clips_stated"),
-            activity_from_path=str(data.get("activity_from_path", "parent")),
-            notes=str(data.get("notes", "")), path=str(path),
-            extra={k: v for k, v in data.items() if k not in known},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AmgeError(f"Dataset card {path} is malformed: {exc}", code="E500") from exc
-    if card.activity_from_path not in ("parent", "none"):
-        raise AmgeError(f"Dataset card {path}: activity_from_path must be 'parent' or 'none'",
-                        code="E500")
-    return card
+    f: CardFile = convert(CardFile, data, code="E500", source=f"Dataset card {path}")
+    return DatasetCard(
+        name=f.name, title=f.title or f.name, paper_version=f.paper_version, paper=f.paper,
+        source=f.source, activities=f.activities, split_sizes=dict(f.splits),
+        unseen_activities=tuple(f.unseen.activities), unseen_complete=f.unseen.complete,
+        unseen_count=f.unseen.count if f.unseen.count is not None else len(f.unseen.activities),
+        clips_stated=f.clips_stated, activity_from_path=f.activity_from_path, notes=f.notes,
+        path=str(path))
 
 
 def builtin_cards() -> dict[str, DatasetCard]:
@@ -97,11 +98,6 @@ def list_cards(labels_dir: Path | None = None) -> dict[str, DatasetCard]:
             card = _card_from_file(p)
             cards.setdefault(card.name, card)
     return cards
-
-
-def did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 def get_card(name: str, labels_dir: Path | None = None) -> DatasetCard:

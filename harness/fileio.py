@@ -17,6 +17,15 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def dir_sha256(members: dict[str, str]) -> str:
+    """The hash of a folder of files: sha256 over its sorted "name<TAB>sha256" lines, so that it
+    depends on the member names and contents only (not on times or the folder's path)."""
+    h = hashlib.sha256()
+    for name, digest in sorted(members.items()):
+        h.update(f"{name}\t{digest}\n".encode())
+    return h.hexdigest()
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
 

@@ -117,15 +117,42 @@ def read_official_split(videos_pkl: str | Path, labels_pkl: str | Path) -> tuple
     return list(videos), multi_hot(labels)
 
 
+# The MuscleMap release reads its videos from a sibling folder of the pickled paths.
+REFERENCE_REWRITE: dict[str, str] = {"musclemap_trimmed": "musclemap_rescale"}
+
+
+def parse_rewrite(items) -> dict[str, str]:
+    """``["old=new", ...]`` (the repeatable --rewrite option of `labels import` and `data
+    check-media`) -> {old: new}; the word "reference" gives REFERENCE_REWRITE."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        if item == "reference":
+            out.update(REFERENCE_REWRITE)
+            continue
+        old, sep, new = str(item).partition("=")
+        if not sep or not old or not new or "/" in old + new or "\\" in old + new:
+            raise AmgeError(f"A path rewrite is OLD=NEW with single path components "
+                            f"(e.g. musclemap_trimmed=musclemap_rescale), got {item!r}",
+                            code="E505")
+        out[old] = new
+    return out
+
+
+def rewrite_path(path: str, rewrite: dict[str, str] | None) -> str:
+    """``path`` with every whole component that is a key of ``rewrite`` replaced."""
+    parts = str(path).replace("\\", "/").split("/")
+    return "/".join((rewrite or {}).get(p, p) for p in parts)
+
+
 def import_official(dataset: str, split: str, videos_pkl: str | Path, labels_pkl: str | Path,
                     labels_dir: str | Path, activity_from: str | None = None,
-                    replace: bool = False, media_rewrite: tuple[str, str] | None = None
+                    replace: bool = False, media_rewrite: dict[str, str] | None = None
                     ) -> tuple[LabelSet, Path, list[str]]:
     """Import one split into the store. Returns (labels, written path, warnings).
 
     ``activity_from``: "parent" takes the activity from the video's folder name, "none" leaves
-    it empty; default: the card's ``activity_from_path``. ``media_rewrite`` = (old, new) replaces
-    a path component, e.g. ("musclemap_trimmed", "musclemap_rescale") as the reference code does.
+    it empty; default: the card's ``activity_from_path``. ``media_rewrite`` replaces whole path
+    components (parse_rewrite), e.g. REFERENCE_REWRITE as the reference code does.
     """
     card = get_card(dataset, Path(labels_dir))
     videos, y = read_official_split(videos_pkl, labels_pkl)
@@ -134,11 +161,7 @@ def import_official(dataset: str, split: str, videos_pkl: str | Path, labels_pkl
         raise AmgeError(f"--activity-from must be 'parent' or 'none', not {mode!r}", code="E505")
     ids = [sample_id_from_path(v) for v in videos]
     acts = [activity_from_path(v) if mode == "parent" else "" for v in videos]
-    media = list(videos)
-    if media_rewrite:
-        old, new = media_rewrite
-        media = ["/".join(new if part == old else part for part in m.replace("\\", "/").split("/"))
-                 for m in media]
+    media = [rewrite_path(v, media_rewrite) for v in videos] if media_rewrite else list(videos)
     ls = make_label_set(dataset, split, ids, acts, media, y)
     warnings = []
     expected = card.split_sizes.get(split)
@@ -155,7 +178,7 @@ def import_official(dataset: str, split: str, videos_pkl: str | Path, labels_pkl
         "videos": {"path": str(Path(videos_pkl).resolve()), "sha256": sha256_file(videos_pkl)},
         "labels": {"path": str(Path(labels_pkl).resolve()), "sha256": sha256_file(labels_pkl)},
         "activity_from": mode,
-        "media_rewrite": list(media_rewrite) if media_rewrite else None,
+        "media_rewrite": dict(media_rewrite) if media_rewrite else None,
         "label_fingerprint": ls.fingerprint,
         "imported": datetime.now(UTC).isoformat(timespec="seconds"),
     })

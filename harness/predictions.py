@@ -17,7 +17,6 @@ Files are opened read-only, npz members with ``allow_pickle=False``, and the dec
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import re
@@ -28,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import SPLITS, did_you_mean
 from .errors import Problem, ValidationFailed
-from .fileio import sha256_file, write_bytes_atomic
+from .fileio import dir_sha256, sha256_file, write_bytes_atomic
 from .muscles import MUSCLE_IDS, NUM_MUSCLES, canonical_muscle
+from .vocab import SPLITS, did_you_mean
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 MAX_ID_LENGTH = 512
@@ -477,11 +476,7 @@ def _read_dir(path: Path, max_bytes: int, problems: list[Problem]) -> tuple[Pred
         if c > 1:
             problems.append(Problem("E202", f"{c} files hold split {s!r}; keep one per split",
                                     str(path)))
-    # Directory hash: sha256 over the sorted (name, member hash) pairs.
-    h = hashlib.sha256()
-    for name, digest in sorted(out.members.items()):
-        h.update(f"{name}\t{digest}\n".encode())
-    out.sha256 = h.hexdigest()
+    out.sha256 = dir_sha256(out.members)
     datasets = {p.dataset for p in out.parts if p.dataset}
     if len(datasets) > 1:
         problems.append(Problem("E404", f"files name different datasets: {_first(sorted(datasets))}",

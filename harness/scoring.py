@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from . import bootstrap as bs
-from .datasets import EVAL_SPLITS, PAIRS, SHORT, SPLITS, DatasetCard, get_card
+from .datasets import DatasetCard, get_card
 from .errors import AmgeError, MissingData, Problem, ValidationFailed
 from .labels import LabelSet, read_labels, resolve_labels_dir
 from .metric import masked_map
 from .muscles import REGIONS, region_columns
 from .predictions import PredictionFile, Predictions, check_against_labels, read_predictions
+from .vocab import EVAL_SPLITS, PAIRS, SHORT, SPLITS
 
 
 @dataclass

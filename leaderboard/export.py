@@ -1,71 +1,78 @@
 """Exports of the board: csv | json | md | latex.
 
-The LaTeX table is ready to paste into a paper: booktabs rules, one table per dataset, the best
-value of each mAP column in bold (every row that shows the best value at one decimal).
-Exports carry the board's numbers and provenance hashes only: no labels, no per-sample scores.
+The tabular exports are views of one pandas DataFrame (``board_frame``: one row per board row,
+in board order), so their columns and numbers cannot drift apart: CSV is the frame itself, the
+Markdown and LaTeX tables are its paper-style columns. The LaTeX table is ready to paste into a
+paper: booktabs rules, one table per dataset, the best value of each mAP column in bold (every
+row that shows the best value at one decimal). JSON keeps the nested provenance. Exports carry
+the board's numbers and provenance hashes only: no labels, no per-sample scores.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 
-from .store import STATUSES
-from .table import ALL_KEYS, HEADERS, KEYS, TIE_LABEL, Board, Row, load_boards
+import pandas as pd
+
+from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.vocab import STATUSES, SUMMARY_KEYS, TABLE_KEYS
+
+from .table import HEADERS, TIE_LABEL, Board, Row, load_boards
 
 FORMATS: tuple[str, ...] = ("csv", "json", "md", "latex")
 SUFFIX: dict[str, str] = {"csv": "csv", "json": "json", "md": "md", "latex": "tex"}
 EXPORT_VERSION = "1"
 
 
-def fmt(v: float | None, digits: int = 1) -> str:
-    return "" if v is None else f"{v:.{digits}f}"
-
-
 def _params(row: Row) -> str:
-    p = row.entry.meta.get("params_m")
+    p = row.entry.meta.params_m
     return "" if p is None else f"{p:.1f}"
 
 
-def row_dict(board: Board, row: Row) -> dict:
-    e = row.entry
-    iv = row.intervals
-    return {
-        "dataset": board.dataset, "rank": row.rank, "entry": e.slug, "name": e.name,
-        "status": e.status, "family": e.family,
-        "modalities_train": e.meta["modalities_train"], "modalities_test": e.meta["modalities_test"],
-        "params_m": e.meta.get("params_m"),
-        "values": {k: row.values[k] for k in ALL_KEYS},
-        "intervals": {k: (list(iv[k]) if iv[k] else None) for k in ALL_KEYS},
-        "tie": row.tie, "tie_detail": row.tie_detail, "warnings": row.warnings,
-        "paper": e.meta.get("paper", ""), "paper_url": e.meta.get("paper_url", ""),
-        "code_url": e.meta.get("code_url", ""),
-        "source": ({"paper_version": e.reported.paper_version, "table": e.reported.table}
-                   if e.reported else None),
-        "provenance": ({"scorer_version": e.record.get("scorer_version"),
-                        "predictions_sha256": e.prediction_sha256,
-                        "label_fingerprints": {s: v["label_fingerprint"]
-                                               for s, v in e.record["splits"].items()}}
-                       if e.record else None),
-    }
-
-
-def to_csv(boards: list[Board]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["dataset", "rank", "entry", "name", "status", "family", "modalities_test",
-                "params_m", *ALL_KEYS, "test_a_low", "test_a_high", "tie", "warnings"])
+def board_frame(boards: list[Board]) -> pd.DataFrame:
+    """One row per board row, in board order; numbers in %, None where absent."""
+    records = []
     for b in boards:
         for r in b.rows:
             iv = r.intervals["test_a"]
-            w.writerow([b.dataset, r.rank or "", r.entry.slug, r.entry.name, r.entry.status,
-                        r.entry.family, "+".join(r.entry.meta["modalities_test"]), _params(r),
-                        *[fmt(r.values[k], 2) for k in ALL_KEYS],
-                        fmt(iv[0], 2) if iv else "", fmt(iv[1], 2) if iv else "", r.tie,
-                        " | ".join(r.warnings)])
-    return buf.getvalue()
+            records.append({
+                "dataset": b.dataset, "rank": r.rank, "entry": r.entry.slug,
+                "name": r.entry.name, "status": r.entry.status, "family": r.entry.family,
+                "modalities_test": "+".join(r.entry.meta.modalities_test),
+                "params_m": _params(r), **{k: r.values[k] for k in SUMMARY_KEYS},
+                "test_a_low": iv[0] if iv else None, "test_a_high": iv[1] if iv else None,
+                "tie": r.tie, "warnings": " | ".join(r.warnings)})
+    frame = pd.DataFrame.from_records(records, columns=[
+        "dataset", "rank", "entry", "name", "status", "family", "modalities_test", "params_m",
+        *SUMMARY_KEYS, "test_a_low", "test_a_high", "tie", "warnings"])
+    return frame.astype({"rank": "Int64", **{k: "float64" for k in (
+        *SUMMARY_KEYS, "test_a_low", "test_a_high")}})
+
+
+def to_csv(boards: list[Board]) -> str:
+    return board_frame(boards).to_csv(index=False, float_format="%.2f", lineterminator="\n")
+
+
+def row_dict(board: Board, row: Row) -> dict:
+    e, iv = row.entry, row.intervals
+    rep = e.meta.reported
+    return {
+        "dataset": board.dataset, "rank": row.rank, "entry": e.slug, "name": e.name,
+        "status": e.status, "family": e.family,
+        "modalities_train": list(e.meta.modalities_train),
+        "modalities_test": list(e.meta.modalities_test), "params_m": e.meta.params_m,
+        "values": {k: row.values[k] for k in SUMMARY_KEYS},
+        "intervals": {k: (list(iv[k]) if iv[k] else None) for k in SUMMARY_KEYS},
+        "tie": row.tie, "tie_detail": row.tie_detail, "warnings": row.warnings,
+        "paper": e.meta.paper or "", "paper_url": e.meta.paper_url or "",
+        "code_url": e.meta.code_url or "", "preset": e.meta.preset,
+        "source": {"paper_version": rep.paper_version, "table": rep.table} if rep else None,
+        "provenance": ({"scorer_version": e.record.scorer_version,
+                        "predictions_sha256": e.prediction_sha256,
+                        "label_fingerprints": e.record.label_fingerprints}
+                       if e.record else None),
+    }
 
 
 def to_json(boards: list[Board]) -> str:
@@ -74,6 +81,17 @@ def to_json(boards: list[Board]) -> str:
                          "leader": b.leader, "rows": [row_dict(b, r) for r in b.rows]}
                         for b in boards]}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _paper_table(frame: pd.DataFrame, missing: str, name) -> pd.DataFrame:
+    """The papers' columns of one dataset's rows, as display text (one decimal)."""
+    cells = {"#": frame["rank"].map(lambda v: "" if pd.isna(v) else str(v)),
+             "Model": [name(n, w) for n, w in zip(frame["name"], frame["warnings"])]}
+    return pd.DataFrame(cells | {
+        "Status": frame["status"], "#PM": frame["params_m"],
+        **{HEADERS[k]: frame[k].map(lambda v: missing if pd.isna(v) else f"{v:.1f}")
+           for k in (*TABLE_KEYS, "test_gap")},
+        "Tie": frame["tie"].map(TIE_LABEL)})
 
 
 def _md_cell(text: str) -> str:
@@ -86,19 +104,17 @@ def _md_cell(text: str) -> str:
 
 
 def to_markdown(boards: list[Board]) -> str:
-    out = []
+    frame, out = board_frame(boards), []
     for b in boards:
-        out.append(f"## {_md_cell(b.title)} ({b.dataset})\n")
-        out.append("| # | Model | Status | #PM | " + " | ".join(HEADERS[k] for k in KEYS)
-                   + " | Gap (s-u) | Tie |")
-        out.append("|---:|---|---|---:|" + "---:|" * len(KEYS) + "---:|---|")
-        for r in b.rows:
-            warn = " (!)" if r.warnings else ""
-            out.append(f"| {r.rank or ''} | {_md_cell(r.entry.name)}{warn} | {r.entry.status} | "
-                       f"{_params(r)} | " + " | ".join(fmt(r.values[k]) for k in KEYS)
-                       + f" | {fmt(r.values['test_gap'])} | {TIE_LABEL[r.tie]} |")
+        t = _paper_table(frame[frame["dataset"] == b.dataset], "",
+                         lambda n, w: _md_cell(n) + (" (!)" if w else ""))
+        right = {"#", "#PM", *(HEADERS[k] for k in (*TABLE_KEYS, "test_gap"))}
+        out += [f"## {_md_cell(b.title)} ({b.dataset})\n",
+                "| " + " | ".join(t.columns) + " |",
+                "|" + "".join("---:|" if c in right else "---|" for c in t.columns)]
+        out += ["| " + " | ".join(row) + " |" for row in t.itertuples(index=False)]
         out.append("")
-        if any(r.warnings for r in b.rows):
+        if (frame.loc[frame["dataset"] == b.dataset, "warnings"] != "").any():
             out.append("(!) reported averages disagree with their seen/unseen numbers beyond "
                        "rounding, or the record needs a rescore.\n")
     return "\n".join(out)
@@ -116,55 +132,44 @@ def latex_escape(text: str) -> str:
 
 def to_latex(boards: list[Board]) -> str:
     """One booktabs table per dataset; needs \\usepackage{booktabs} in the preamble."""
+    frame = board_frame(boards)
     out = ["% Generated by amge-eval leaderboard export; needs \\usepackage{booktabs}."]
     for b in boards:
-        best = {}
-        for k in KEYS:
-            shown = [round(r.values[k], 1) for r in b.rows if r.values[k] is not None]
-            best[k] = max(shown) if shown else None
-        out += ["\\begin{table}[t]", "\\centering",
-                f"\\caption{{Masked mAP (\\%) on {latex_escape(b.title)}; best per column in "
-                f"bold.}}",
-                f"\\label{{tab:amge-{latex_escape(b.dataset).replace(chr(92), '')}}}",
-                "\\begin{tabular}{l r " + "r" * len(KEYS) + "}", "\\toprule",
-                "Model & \\#PM & " + " & ".join(
-                    f"{HEADERS[k][:-2]}$_{HEADERS[k][-1]}$" for k in KEYS) + " \\\\",
-                "\\midrule"]
-        for r in b.rows:
-            cells = []
-            for k in KEYS:
-                v = r.values[k]
-                text = fmt(v) if v is not None else "--"
-                if v is not None and best[k] is not None and round(v, 1) == best[k]:
-                    text = f"\\textbf{{{text}}}"
-                cells.append(text)
-            params = f"{_params(r)}M" if _params(r) else "--"
-            out.append(f"{latex_escape(r.entry.name)} & {params} & " + " & ".join(cells)
-                       + " \\\\")
-        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+        rows = frame[frame["dataset"] == b.dataset].reset_index(drop=True)
+        table = pd.DataFrame({"Model": rows["name"].map(latex_escape),
+                              "\\#PM": rows["params_m"].map(lambda p: f"{p}M" if p else "--")})
+        for k in TABLE_KEYS:
+            shown = rows[k].round(1)
+            table[f"{HEADERS[k][:-2]}$_{HEADERS[k][-1]}$"] = [
+                "--" if pd.isna(v) else (f"\\textbf{{{v:.1f}}}" if s == shown.max() else f"{v:.1f}")
+                for v, s in zip(rows[k], shown)]
+        label = latex_escape(b.dataset).replace("\\", "")
+        out.append(table.style.hide(axis="index").to_latex(
+            hrules=True, position="t", position_float="centering", column_format="l r "
+            + "r" * len(TABLE_KEYS),
+            caption=f"Masked mAP (\\%) on {latex_escape(b.title)}; best per column in bold.",
+            label=f"tab:amge-{label}"))
     return "\n".join(out)
 
 
 RENDERERS = {"csv": to_csv, "json": to_json, "md": to_markdown, "latex": to_latex}
 
 
-def render(boards: list[Board], format: str) -> str:
-    from amge_eval.harness.errors import AmgeError
-
+def _check_format(format: str) -> None:
     if format not in RENDERERS:
         raise AmgeError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)}",
                         code="E903")
+
+
+def render(boards: list[Board], format: str) -> str:
+    _check_format(format)
     return RENDERERS[format](boards)
 
 
 def export(submissions_dir: str | os.PathLike = "submissions", format: str = "csv",
            datasets: list[str] | None = None) -> str:
     """The whole board (or some datasets) as csv | json | md | latex text."""
-    from amge_eval.harness.errors import AmgeError
-
-    if format not in RENDERERS:
-        raise AmgeError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)}",
-                        code="E903")
+    _check_format(format)
     boards = load_boards(submissions_dir)
     if datasets:
         have = {b.dataset for b in boards}

@@ -22,21 +22,20 @@ from functools import cache
 from pathlib import Path
 
 from amge_eval.harness.errors import AmgeError, MissingData
+from amge_eval.harness.records import ENTRY_VERSION
+from amge_eval.harness.vocab import TABLE_KEYS
 
-from .store import (
+from .entries import (
     ENTRY_FILE,
-    ENTRY_VERSION,
-    KEYS,
-    dataset_dirs,
-    entry_dirs,
     entry_slug,
     entry_toml,
     load_entry,
     read_entry_file,
     validate_entry,
 )
+from .store import dataset_dirs, entry_dirs
 
-CSV_HEADER = ("paper_version", "dataset", "model", "params_m", *KEYS)
+CSV_HEADER = ("paper_version", "dataset", "model", "params_m", *TABLE_KEYS)
 ROUNDING = 0.05  # half of the last printed digit (one decimal)
 TOLERANCE = 2 * ROUNDING  # the printed mean's own rounding + the rounding carried by the inputs
 PREFIX = "paper"
@@ -84,7 +83,7 @@ def read_reported_csv(path: str | os.PathLike) -> list[dict]:
             try:
                 row = {"paper_version": r["paper_version"], "dataset": r["dataset"],
                        "model": r["model"], "params_m": float(r["params_m"])}
-                row.update({k: float(r[k]) for k in KEYS})
+                row.update({k: float(r[k]) for k in TABLE_KEYS})
             except (TypeError, ValueError) as exc:
                 raise AmgeError(f"{path}:{line}: not a number ({exc})", code="E903") from exc
             rows.append(row)
@@ -123,7 +122,7 @@ def entry_meta(row: dict) -> dict:
         "pretraining": m["pretraining"], "frames": m.get("frames"), "views": m.get("views"),
         "notes": m.get("notes"),
         "reported": {"paper_version": version, "table": paper["table"],
-                     **{k: row[k] for k in KEYS}},
+                     **{k: row[k] for k in TABLE_KEYS}},
     }
     return {k: v for k, v in meta.items() if v is not None}
 
@@ -135,9 +134,7 @@ def reported_entries(csv_path: str | os.PathLike) -> dict[str, str]:
         key = f"{row['dataset']}/{reported_slug(row['paper_version'], row['model'])}"
         if key in out:
             raise AmgeError(f"{csv_path}: two rows map to the entry {key}", code="E907")
-        meta = entry_meta(row)
-        validate_entry(meta, key, dataset=row["dataset"])
-        out[key] = entry_toml(meta)
+        out[key] = entry_toml(validate_entry(entry_meta(row), key, dataset=row["dataset"]))
     return out
 
 
@@ -209,9 +206,9 @@ def compare_with_csv(submissions_dir: str | os.PathLike, csv_path: str | os.Path
     diffs += [f"{k}: reported entry has no row in the CSV" for k in sorted(set(have) - set(wanted))]
     for k in sorted(set(wanted) & set(have)):
         entry, row = have[k], rows[k]
-        rep = entry.reported
+        rep = entry.meta.reported
         got = {"model": entry.name, "paper_version": rep.paper_version, "dataset": entry.dataset,
-               "params_m": entry.meta.get("params_m"), **rep.values}
+               "params_m": entry.meta.params_m, **rep.values()}
         for col in CSV_HEADER:
             if got[col] != row[col]:
                 diffs.append(f"{k}: {col} is {got[col]!r} in the store, {row[col]!r} in the CSV")

@@ -35,11 +35,12 @@ from amge_eval import __version__
 from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.muscles import MUSCLES, REGIONS
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
+from amge_eval.harness.vocab import FAMILIES, STATUS_TEXT, STATUSES, SUMMARY_KEYS, TABLE_KEYS
 
 from . import export as ex
 from .plots import Point, bar_chart_svg, heatmap_svg, scatter_svg
-from .store import FAMILIES, STATUS_TEXT, STATUSES
-from .table import ALL_KEYS, HEADERS, KEYS, TIE_LABEL, TIE_TEXT, Board, Row, load_boards
+from .store import Stores
+from .table import HEADERS, TIE_LABEL, TIE_TEXT, Board, Row, load_boards
 
 MARKER = ".amge-site"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -86,7 +87,7 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined)
     env.filters.update(pct=_pct, interval=_interval, params=_params, safe_url=_safe_url)
     env.globals.update(status_text=STATUS_TEXT, tie_text=TIE_TEXT, tie_label=TIE_LABEL,
-                       headers=HEADERS, keys=KEYS,
+                       headers=HEADERS, keys=TABLE_KEYS,
                        version=__version__,
                        region_names=REGION_NAMES, split_names=SPLIT_NAMES)
     css = (TEMPLATES / "style.css").read_text(encoding="utf-8")
@@ -113,10 +114,10 @@ def _scatter(board: Board) -> str | None:
 
 def _per_muscle(row: Row, split: str) -> list[float | None] | None:
     rec = row.entry.record
-    s = rec["splits"].get(split) if rec else None
+    s = rec.splits.get(split) if rec else None
     if s is None:
         return None
-    return [m["ap"] if m.get("scored", m["ap"] is not None) else None for m in s["per_muscle"]]
+    return [m.ap if m.scored else None for m in s.per_muscle]
 
 
 def _heatmaps(board: Board) -> list[str]:
@@ -149,13 +150,13 @@ def _regions(row: Row) -> list[dict]:
     if not rec:
         return []
     return [{"split": SPLIT_NAMES.get(split, split),
-             "values": [s["regions"].get(r) for r in REGIONS]}
-            for split, s in rec["splits"].items()]
+             "values": [s.regions.get(r) for r in REGIONS]}
+            for split, s in rec.splits.items()]
 
 
-# Run-record keys the site leaves out: the runner's machine-local paths, and the training loss
-# curve (long, and not provenance). The record itself stays complete in the store.
-RUN_HIDDEN = {"labels_dir", "data_root", "predictions", "train.checkpoint", "train.losses"}
+# Run-record keys the site leaves out: file names inside the run folder, the checkpoint, and the
+# training loss curve (long, and not provenance). The record itself stays complete in the store.
+RUN_HIDDEN = {"predictions", "train.checkpoint", "train.losses"}
 
 
 def _count_ids(v) -> int:
@@ -202,7 +203,7 @@ def _check_out_dir(out: Path) -> None:
                         f"it. Choose a new or empty folder (e.g. --out site/)", code="E913")
 
 
-def build_site(submissions_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+def build_site(stores: Stores, out_dir: str | os.PathLike, *,
                title: str = "AMGE leaderboard",
                progress: Progress = NULL_PROGRESS) -> SiteResult:
     """Render every dataset's board, every entry page and the exports into ``out_dir``.
@@ -212,7 +213,7 @@ def build_site(submissions_dir: str | os.PathLike, out_dir: str | os.PathLike, *
     """
     out = Path(out_dir)
     _check_out_dir(out)
-    boards = load_boards(submissions_dir, progress=progress)
+    boards = load_boards(stores, progress=progress)
     env = _environment()
     env.globals["site_title"] = title
     n_entries = sum(len(b.rows) for b in boards)
@@ -240,8 +241,8 @@ def build_site(submissions_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             for r in b.rows:
                 _write(tmp / b.dataset / f"{r.entry.slug}.html", page_entry.render(
                     board=b, row=r, e=r.entry, root="../", bars=Markup(_bars(r) or ""),
-                    regions=_regions(r), region_keys=REGIONS, run_items=_run_items(r.entry.run),
-                    all_keys=ALL_KEYS))
+                    regions=_regions(r), region_keys=REGIONS, run_items=_run_items(r.entry.run.to_dict() if r.entry.run else None),
+                    all_keys=SUMMARY_KEYS))
                 pages += 1
                 progress.advance("build site")
         for fmt, suffix in ex.SUFFIX.items():

@@ -2,27 +2,23 @@
 
 The site and the exports render the same Board, so they cannot disagree.
 
-Ranking (docs/leaderboard.md, "Ranking and ties"): rows are ordered by test_a (the papers'
-headline number), highest first. Entries whose test_a agree to the one decimal shown share a
-rank ("1, 2, 2, 4"); within a rank, the higher test_u comes first, then the name. Rows without
-test_a come last, unranked.
-
-Statistical ties: every scored entry is compared with the leader (the best scored entry) by a
-paired activity-cluster bootstrap of the test_a difference (store.update_ties, which calls
-harness.scoring.compare_files); the entry is tied when the 95% interval of the difference
-contains 0. Reported rows have no predictions and cannot be tested.
+Rows are in the order and carry the ranks of the one ranking definition (leaderboard/ranking.py;
+docs/leaderboard.md, "Ranking and ties"). Tie marks come from the paired tests against the leader
+(leaderboard/ties.py); reported rows have no predictions and cannot be tested.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
+from amge_eval.harness.records import TiesRecord
 
+from .entries import Entry
+from .ranking import leader_of, ordered, ranks
 from .reported import consistency_warnings
-from .store import GAP_KEYS, KEYS, Entry, leader_of, load_store, ranks, read_ties
+from .store import Stores, load_store, store_roots
+from .ties import read_ties
 
 TIE_TEXT: dict[str, str] = {
     "leader": "best scored entry: the others are tested against it",
@@ -42,7 +38,7 @@ TIE_LABEL: dict[str, str] = {"leader": "leader", "tied": "tied", "behind": "belo
 class Row:
     entry: Entry
     rank: int | None
-    values: dict[str, float | None]  # KEYS + GAP_KEYS, mAP %
+    values: dict[str, float | None]  # SUMMARY_KEYS, mAP %
     intervals: dict[str, tuple[float, float] | None]
     tie: str  # a TIE_TEXT key
     tie_detail: dict | None  # diff, low, high, p_value of (entry - leader) when tested
@@ -65,7 +61,7 @@ class Board:
     paper_version: str
     rows: list[Row]
     leader: str | None  # slug of the tie-test leader
-    ties: dict | None  # ties.json as read
+    ties: TiesRecord | None  # ties.json as read
 
     @property
     def families(self) -> list[str]:
@@ -87,16 +83,15 @@ def _card(dataset: str) -> tuple[str, str]:
         return dataset, ""
 
 
-def build_board(dataset: str, entries: list[Entry], ties: dict | None) -> Board:
+def build_board(dataset: str, entries: list[Entry], ties: TiesRecord | None) -> Board:
     from amge_eval.harness.records import SCORER_VERSION
 
     rank_of = ranks(entries)
     leader = leader_of(entries)
-    ties_ok = bool(ties and leader and ties.get("leader")
-                   and ties["leader"].get("entry") == leader.slug
-                   and ties["leader"].get("sha256") == leader.prediction_sha256)
+    ties_ok = bool(ties and leader and ties.leader and ties.leader.entry == leader.slug
+                   and ties.leader.sha256 == leader.prediction_sha256)
     rows = []
-    for e in entries:
+    for e in ordered(entries):
         values = e.values()
         detail = None
         if not e.has_predictions:
@@ -104,40 +99,36 @@ def build_board(dataset: str, entries: list[Entry], ties: dict | None) -> Board:
         elif leader is not None and e.slug == leader.slug:
             tie = "leader"
         else:
-            got = (ties.get("entries") or {}).get(e.slug) if ties_ok else None
-            if got and got.get("sha256") == e.prediction_sha256:
-                tie = "tied" if got.get("tied") else "behind"
-                detail = {k: got[k] for k in ("diff", "low", "high", "p_value")}
+            got = ties.entries.get(e.slug) if ties_ok else None
+            if got and got.sha256 == e.prediction_sha256:
+                tie = "tied" if got.tied else "behind"
+                detail = {"diff": got.diff, "low": got.low, "high": got.high,
+                          "p_value": got.p_value}
             else:
                 tie = "untested"
         warnings = consistency_warnings(values) if e.status == "reported" else []
-        if e.record is not None and e.record.get("scorer_version") != SCORER_VERSION:
-            warnings.append(f"scored with scorer {e.record.get('scorer_version')}; this is "
+        if e.record is not None and e.record.scorer_version != SCORER_VERSION:
+            warnings.append(f"scored with scorer {e.record.scorer_version}; this is "
                             f"{SCORER_VERSION}: run `amge-eval leaderboard rescore`")
         rows.append(Row(e, rank_of[e.slug], values, e.intervals(), tie, detail, warnings))
-
-    def order(r: Row):
-        u = r.values["test_u"]
-        return (r.rank is None, r.rank or 0, -(u if u is not None else -1.0),
-                r.entry.name.casefold(), r.entry.slug)
-
-    rows.sort(key=order)
     title, version = _card(dataset)
     return Board(dataset, title, version, rows, leader.slug if leader else None, ties)
 
 
-def load_boards(submissions_dir: str | os.PathLike,
-                progress: Progress = NULL_PROGRESS) -> list[Board]:
-    """One Board per dataset folder that holds entries, in dataset-name order."""
-    store = load_store(submissions_dir, progress=progress)
-    root = Path(submissions_dir)
-    return [build_board(ds, entries, read_ties(root / ds))
-            for ds, entries in sorted(store.items()) if entries]
+def load_boards(stores: Stores, progress: Progress = NULL_PROGRESS) -> list[Board]:
+    """One Board per dataset that holds entries, in dataset-name order. With several stores
+    (leaderboard/store.py), each dataset's ties come from the last store that has them."""
+    store = load_store(stores, progress=progress)
+    roots = store_roots(stores)
+
+    def ties(ds: str) -> TiesRecord | None:
+        found = [t for t in (read_ties(r / ds) for r in roots) if t is not None]
+        return found[-1] if found else None
+
+    return [build_board(ds, entries, ties(ds)) for ds, entries in sorted(store.items()) if entries]
 
 
-# Column headers of the six table cells, as the papers print them.
+# Column headers of the table cells, as the papers print them.
 HEADERS: dict[str, str] = {"val_s": "Val_s", "val_u": "Val_u", "val_a": "Val_a",
                            "test_s": "Test_s", "test_u": "Test_u", "test_a": "Test_a",
                            "val_gap": "Val gap", "test_gap": "Gap (s-u)"}
-CELL_KEYS = KEYS
-ALL_KEYS = (*KEYS, *GAP_KEYS)

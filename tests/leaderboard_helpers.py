@@ -3,7 +3,6 @@ submission stores built from the committed reported entries plus scored ones."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from amge_eval.harness.predictions import write_predictions
+from amge_eval.harness.records import RunRecord, environment
+from amge_eval.harness.records.run import (
+    DataSettings,
+    DeviceInfo,
+    EvalViews,
+    GitInfo,
+    SkippedSample,
+    TrainInfo,
+)
 
 from .conftest import DATASET, EVAL, Store
 
@@ -41,31 +49,36 @@ def write_pred_dir(folder: Path, store: Store, noise: float, seed: int = 0,
     return folder
 
 
-def run_record(dataset: str = DATASET, skipped=None, **over) -> dict:
-    """A run record shaped like baselines/runner.py writes it (``skipped``: split -> ids)."""
-    rec = {"schema_version": "1.0", "kind": "run", "baseline": "stgcn", "paper_name": "ST-GCN",
-           "family": "skeleton", "modality": "skeleton", "dataset": dataset,
-           "labels_dir": "/home/someone/.cache/amge-eval/labels",
-           "data_root": "/home/someone/.cache/amge-eval/data",
-           "config": {"model": {"partitions": 1}, "train": {"epochs": 2, "lr": 0.001}},
-           "seed": 0, "git": {"commit": "0123abc", "dirty": False},
-           "versions": {"amge-eval": "0.1.0", "torch": "2.14.1"},
-           "device": {"type": "cpu", "name": "test cpu"},
-           "timing": {"train_s": 1.5, "eval_s": 0.25, "total_s": 1.75}, "epochs": 2,
-           "params": 2_640_000, "params_m": 2.64, "paper_params_m": 2.6,
-           "train": {"losses": [0.7, 0.6], "steps": 8, "checkpoint": "/home/someone/last.pt"},
-           "data_settings": {"train": {"frames": 64}, "eval": {"frames": 64},
-                             "eval_views": {"temporal": 1, "spatial": 1, "aggregate": "mean"}},
-           "predictions": {s: f"predictions/{s}.npz" for s in EVAL}, "scores": "scores.json",
-           "skipped_samples": dict(skipped or {})}
-    rec.update(over)
-    return rec
+def run_record(dataset: str = DATASET, skipped=None, **over) -> RunRecord:
+    """A run record as baselines/runner.py writes it (``skipped``: split -> ids)."""
+    fields = dict(
+        created="2026-11-30T00:00:00+00:00", baseline="stgcn", paper_name="ST-GCN",
+        family="skeleton", modalities=["skeleton"], dataset=dataset,
+        dataset_paper_version="v1", label_fingerprints={}, seed=0,
+        config={"model": {"strategy": "uniform"}, "train": {"epochs": 2, "lr": 0.001}},
+        config_sha256="0" * 64, git=GitInfo(commit="0123abc", dirty=False),
+        environment=environment(), command=["run-baseline", "stgcn", "--out", "<path>"],
+        timing={"train_s": 1.5, "eval_s": 0.25, "total_s": 1.75}, paper_params_m=2.6,
+        params=2_640_000, params_m=2.64, epochs=2,
+        predictions={s: f"predictions/{s}.npz" for s in EVAL}, scores="scores.json",
+        benchmark_manifest=None,
+        train=TrainInfo(losses=[0.7, 0.6], steps=8, checkpoint="0123456789abcdef/last.pt",
+                        run_key="0123456789abcdef", resumed_from_epoch=None),
+        device=DeviceInfo(type="cpu", name="test cpu", cpu_threads=2), world_size=1,
+        weights=None,
+        data_settings=DataSettings(train={"frames": 64}, eval={"frames": 64},
+                                   eval_views=EvalViews(temporal=1, spatial=1, aggregate="mean",
+                                                        scores="sigmoid")),
+        skipped_samples={split: [SkippedSample(sample_id=i, reason="missing") for i in ids]
+                         for split, ids in (skipped or {}).items()})
+    fields.update(over)
+    return RunRecord(**fields)
 
 
 def write_run_dir(folder: Path, store: Store, noise: float, seed: int = 0, **over) -> Path:
     """The layout `amge-eval run-baseline NAME --out DIR` writes."""
     write_pred_dir(folder / "predictions", store, noise, seed)
-    (folder / "run.json").write_text(json.dumps(run_record(**over), indent=2))
+    (folder / "run.json").write_text(run_record(**over).to_json())
     return folder
 
 
@@ -96,7 +109,7 @@ def build_fixture(root: Path, store: Store | None = None) -> Fixture:
     """A store with the committed reported rows of musclemap136 and four scored entries (one
     with hostile metadata, one reproduced run that skipped two samples), and its built site."""
     from amge_eval.leaderboard.site import build_site
-    from amge_eval.leaderboard.store import submit
+    from amge_eval.leaderboard.submit import submit
 
     from .conftest import make_store
 

@@ -288,7 +288,8 @@ def test_from_store(tmp_path):
 
 
 @pytest.mark.parametrize("bad,match", [
-    ({"frame": 32}, "Unknown skeleton loader setting 'frame' \\(did you mean 'frames'\\?\\)"),
+    ({"frame": 32}, "\\[data\\]: unknown key 'frame'. Did you mean 'frames'"),
+    ({"frames": "16x4"}, '\\[data\\].frames: expected int, got "16x4"'),
     ({"normalize": "zscore"}, "normalize must be one of center-scale, image, none"),
     ({"train_window": [0.0, 1.0]}, "train_window must satisfy"),
     ({"normalize": "none", "flip": True}, "choose normalize 'center-scale' or 'image'"),

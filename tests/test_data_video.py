@@ -21,12 +21,10 @@ av = pytest.importorskip("av")
 tvf = pytest.importorskip("torchvision.transforms.v2.functional")
 
 from amge_eval.baselines.data.datasets import (  # noqa: E402
-    REFERENCE_REWRITE,
     VideoDataset,
     collate,
     make_loader,
     media_candidates,
-    parse_rewrite,
     resolve_media,
 )
 from amge_eval.baselines.data.transforms import (  # noqa: E402
@@ -50,6 +48,7 @@ from amge_eval.baselines.data.video import (  # noqa: E402
 )
 from amge_eval.harness.errors import AmgeError, MissingData  # noqa: E402
 from amge_eval.harness.labels import make_label_set  # noqa: E402
+from amge_eval.harness.official import REFERENCE_REWRITE, parse_rewrite  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -433,17 +432,17 @@ def test_dataset_outputs_and_settings(media, tmp_path):
     assert torch.equal(x[0][..., 11:32], x[1][..., 0:21])
     assert torch.equal(x[1][..., 10:32], x[2][..., 0:22])
     assert not torch.equal(x[0], x[3])
-    train = VideoDataset(labels, {**SMALL, "train_views": 2, "modality": "rgb+diff"},
+    train = VideoDataset(labels, {**SMALL, "train_views": 2, "modality": "rgb+rgb_diff"},
                          data_root=root, train=True)
     x, _, _ = train[2]
     assert x.shape == (2, 6, 6, 32, 32)
-    diff = VideoDataset(labels, {**SMALL, "modality": "diff"}, data_root=root)
+    diff = VideoDataset(labels, {**SMALL, "modality": "rgb_diff"}, data_root=root)
     assert diff[0][0].shape == (3, 6, 32, 32)
 
 
 def test_rgb_diff_channels_come_from_the_returned_frames(media, tmp_path):
     labels, root = _dataset_dir(tmp_path, media, ["h264"])
-    both = VideoDataset(labels, {**SMALL, "modality": "rgb+diff"}, data_root=root)[0][0]
+    both = VideoDataset(labels, {**SMALL, "modality": "rgb+rgb_diff"}, data_root=root)[0][0]
     rgb = both[:3].numpy()
     want = np.zeros_like(rgb)
     want[:, 1:] = np.abs(rgb[:, 1:] - rgb[:, :-1])
@@ -494,11 +493,12 @@ def test_missing_and_corrupt_files(media, tmp_path):
 
 
 @pytest.mark.parametrize("bad,match", [
-    ({"stirde": 2}, "Unknown video loader setting 'stirde' \\(did you mean 'stride'\\?\\)"),
+    ({"stirde": 2}, "\\[data\\]: unknown key 'stirde'. Did you mean 'stride'"),
+    ({"crop": [224]}, "\\[data\\].crop: expected int, got \\[224\\]"),
     ({"view_indices": [5]}, "view_indices must be"),
     ({"spatial_views": 2}, "spatial_views must be 1 or 3"),
     ({"test_short_side": 200}, "test_short_side \\(200\\) must be at least crop \\(224\\)"),
-    ({"modality": "flow"}, "modality must be one of rgb, diff, rgb\\+diff"),
+    ({"modality": "flow"}, "modality must be one of rgb, rgb_diff, rgb\\+rgb_diff"),
     ({"mean": [0.45] * 3}, "mean and std must be given together"),
     ({"short_clip": "pad"}, "short_clip must be one of last, loop, zero"),
 ])

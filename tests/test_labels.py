@@ -141,7 +141,7 @@ def test_official_import(tmp_path):
     v, lab = _write_pickles(tmp_path, videos, labels)
     store = tmp_path / "store"
     ls, path, warnings = import_official("musclemap136", "test_unseen", v, lab, store,
-                                         media_rewrite=("musclemap_trimmed", "musclemap_rescale"))
+                                         media_rewrite={"musclemap_trimmed": "musclemap_rescale"})
     assert path == split_path(store, "musclemap136", "test_unseen")
     assert ls.sample_ids.tolist() == ["hollow_hold/c0", "v-ups/c1", "running/c2", "running/c3"]
     assert ls.activities.tolist() == ["hollow hold", "v-ups", "running", "running"]

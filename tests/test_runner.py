@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from amge_eval.baselines.config import load_config, parse_override
 from amge_eval.baselines.registry import get_baseline, list_baselines
 from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.records import RunRecord
 from amge_eval.harness.scoring import score_file
 
 from .conftest import EVAL, tree_digest
@@ -24,15 +25,15 @@ def test_registry_lists_every_family_and_suggests_names():
     assert {"random", "all-ones", "all-zeros", "prior", "stgcn", "ctrgcn", "hdgcn"} <= set(specs)
     for spec in specs.values():
         assert spec.config_path.is_file(), f"{spec.name} has no config file"
-    with pytest.raises(AmgeError, match="Did you mean: stgcn"):
+    with pytest.raises(AmgeError, match="Did you mean 'stgcn'"):
         get_baseline("stgnc")
 
 
 def test_config_precedence_and_overrides(tmp_path):
-    default = get_baseline("stgcn").config_path
+    spec = get_baseline("stgcn")
     user = tmp_path / "user.toml"
     user.write_text("[train]\nlr = 0.5\nepochs = 3\n")
-    cfg = load_config(default, user, ["train.lr=0.25", 'model.layout="coco17"'], epochs=7,
+    cfg = load_config(spec, user, ["train.lr=0.25", 'model.layout="coco17"'], epochs=7,
                       batch_size=4)
     assert cfg.train.lr == 0.25 and cfg.train.epochs == 7 and cfg.train.batch_size == 4
     assert cfg.model["layout"] == "coco17"
@@ -41,26 +42,46 @@ def test_config_precedence_and_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.lrr=1", "Did you mean train.lr"),
-    ("train.epochs=abc", "must be int"),
-    ("train.loss=focal", "must be one of bce, softmax-bce"),
-    ("eval.aggregate=median", "must be one of mean, max"),
+    ("train.lrr=1", "\\[train\\]: unknown key 'lrr'. Did you mean 'lr'"),
+    ("train.epochs=abc", '\\[train\\].epochs: expected int, got "abc"'),
+    ("train.loss=focal", "\\[train\\].loss: expected one of 'bce', 'softmax-bce', got \"focal\""),
+    ("eval.aggregate=median", "\\[eval\\].aggregate: expected one of 'mean', 'max'"),
     ("optim.lr=1", "unknown table"),
     ("lr=1", "table.key=value"),
-    ("train.batch_size=0", "must be positive"),
+    ("train.batch_size=0", "\\[train\\].batch_size: expected int >= 1, got 0"),
+    ('data.frames="16x4"', '\\[data\\].frames: expected int, got "16x4"'),
+    ("data.framez=16", "\\[data\\]: unknown key 'framez'. Did you mean 'frames'"),
+    ("model.chanels=[64]", "\\[model\\]: unknown key 'chanels'. Did you mean 'channels'"),
+    ("model.dropout=true", "\\[model\\].dropout: expected float, got true"),
 ])
 def test_bad_overrides_are_refused(override, message):
-    with pytest.raises(AmgeError, match=message):
-        load_config(get_baseline("stgcn").config_path, None, [override])
+    with pytest.raises(AmgeError, match=message) as err:
+        load_config(get_baseline("stgcn"), None, [override])
+    assert err.value.code in ("E802", "E803")
+
+
+def test_every_problem_of_a_config_is_listed_at_once():
+    with pytest.raises(AmgeError) as err:
+        load_config(get_baseline("stgcn"), None, ["train.lr=x", "data.frames=x", "model.bad=1",
+                                                  "eval.batch_size=0"])
+    for path in ("[train].lr", "[data].frames", "[model]: unknown key 'bad'",
+                 "[eval].batch_size"):
+        assert path in err.value.message
+
+
+def test_statistical_baselines_take_no_data_or_model_settings():
+    with pytest.raises(AmgeError, match="random takes no data settings"):
+        load_config(get_baseline("random"), None, ["data.frames=16"])
 
 
 def test_bad_config_file_is_refused(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[train\nlr = 1")
+    spec = get_baseline("stgcn")
     with pytest.raises(AmgeError, match="not valid TOML"):
-        load_config(get_baseline("stgcn").config_path, bad)
+        load_config(spec, bad)
     with pytest.raises(AmgeError, match="not found"):
-        load_config(get_baseline("stgcn").config_path, tmp_path / "missing.toml")
+        load_config(spec, tmp_path / "missing.toml")
 
 
 @pytest.mark.parametrize("name", ["random", "all-ones", "all-zeros", "prior"])
@@ -72,9 +93,11 @@ def test_statistical_baselines_end_to_end(tmp_path, store, cli, name):
     assert rc == 0, stderr
     assert tree_digest(store.root) == before
     record = json.loads((out / "run.json").read_text())
-    for key in ("config", "seed", "git", "versions", "device", "timing", "epochs", "params",
+    for key in ("config", "seed", "git", "environment", "device", "timing", "epochs", "params",
                 "data_settings", "label_fingerprints"):
         assert key in record
+    assert RunRecord.read(out / "run.json").to_dict() == record  # round-trips through its class
+    assert str(tmp_path) not in (out / "run.json").read_text()  # no absolute path of this machine
     assert record["params"] == 0
     rep = score_file(out / "predictions", labels_dir=store.root, resamples=200)
     scores = json.loads((out / "scores.json").read_text())
@@ -108,7 +131,7 @@ def test_out_folder_with_other_files_is_refused(tmp_path, store, cli):
 
 def test_unknown_baseline_exit_1_with_suggestion(cli):
     rc, _, err = cli("run-baseline", "stgnc")
-    assert rc == 1 and "Did you mean: stgcn" in err
+    assert rc == 1 and "Did you mean 'stgcn'" in err
 
 
 def test_missing_labels_exit_3(tmp_path, cli):

@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 
+import msgspec
 import numpy as np
 import pytest
 
 from amge_eval.harness.predictions import write_prediction_bundle, write_predictions
-from amge_eval.harness.records import RESULT_FIELDS, SCHEMA_VERSION, SCORER_VERSION
+from amge_eval.harness.records import SCHEMA_VERSION, SCORER_VERSION, ScoreRecord
 from amge_eval.harness.reference import get_map_reference
 from amge_eval.harness.scoring import compare_files, score_file
 
@@ -75,7 +76,9 @@ def test_result_record_fields_provenance_and_json(tmp_path, store, cli):
                         "--resamples", "300", "--seed", "7")
     assert rc == 0 and "test_a" in stdout and "Per-muscle AP" in stdout
     rec = json.loads(out.read_text())
-    assert list(rec) == list(RESULT_FIELDS)
+    assert list(rec) == [f.encode_name for f in msgspec.inspect.type_info(ScoreRecord).fields]
+    assert ScoreRecord.read(out).to_dict() == rec  # the file round-trips through its class
+    assert str(tmp_path) not in out.read_text()  # no absolute path of this machine
     assert rec["schema_version"] == SCHEMA_VERSION and rec["scorer_version"] == SCORER_VERSION
     assert rec["ci"]["resamples"] == 300 and rec["ci"]["seed"] == 7
     import hashlib

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from amge_eval.harness.errors import AmgeError
 from amge_eval.leaderboard import export as ex
 from amge_eval.leaderboard import plots
+from amge_eval.leaderboard.entries import EntryInvalid
 from amge_eval.leaderboard.site import _safe_url, build_site
-from amge_eval.leaderboard.store import EntryInvalid, load_store
+from amge_eval.leaderboard.store import load_store
 
 from .conftest import DATASET, tree_digest
 from .leaderboard_helpers import HOSTILE_NAME, HOSTILE_NOTES, all_files, build_fixture
@@ -91,14 +92,14 @@ def test_no_label_store_sample_id_appears_anywhere_in_the_site(fx):
     assert len(ids) > 300
     # The run record of ST-GCN lists two of them as skipped; the site only counts them.
     run = json.loads((fx.subs / DATASET / "st-gcn" / "run.json").read_text())
-    assert run["skipped_samples"]["train"][0] in ids
+    assert run["skipped_samples"]["train"][0]["sample_id"] in ids
     for path in all_files(fx.site):
         text = path.read_bytes().decode("utf-8")
         leaked = [sid for sid in ids if sid in text]
         assert not leaked, (path, leaked[:3])
     page = (fx.site / DATASET / "st-gcn.html").read_text()
     assert "2 (ids not shown)" in page
-    assert "/home/someone" not in page  # the runner's local paths stay in the store only
+    assert "last.pt" not in page  # the checkpoint is not provenance
 
 
 def test_hostile_metadata_renders_as_text(fx):

@@ -21,9 +21,25 @@ from hypothesis import strategies as st
 
 from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.labels import make_label_set, write_labels
+from amge_eval.harness.records import EntryMeta, field_paths
 from amge_eval.harness.scoring import compare_files, score_file
+from amge_eval.harness.vocab import STATUSES, TABLE_KEYS
 from amge_eval.leaderboard import reported as rp
-from amge_eval.leaderboard import store as s
+from amge_eval.leaderboard.entries import (
+    _SLUG_RE,
+    CODES,
+    MAX_SLUG,
+    EntryInvalid,
+    check_dataset_name,
+    entry_slug,
+    entry_toml,
+    load_entry,
+    validate_entry,
+)
+from amge_eval.leaderboard.rescore import rescore
+from amge_eval.leaderboard.store import load_store, remove_leftovers, validate_store
+from amge_eval.leaderboard.submit import submit
+from amge_eval.leaderboard.ties import update_ties
 
 from .conftest import DATASET, make_store, tree_digest
 from .leaderboard_helpers import (
@@ -36,12 +52,12 @@ from .leaderboard_helpers import (
     write_run_dir,
 )
 
-SAFE = s._SLUG_RE
+SAFE = _SLUG_RE
 
 
 def _submit(path, name, subs, store, **kw):
     kw.setdefault("resamples", RESAMPLES)
-    return s.submit(path, DATASET, name, submissions_dir=subs, labels_dir=store.root, **kw)
+    return submit(path, DATASET, name, submissions_dir=subs, labels_dir=store.root, **kw)
 
 
 def _meta(**over):
@@ -60,13 +76,13 @@ def _meta(**over):
 @settings(max_examples=300, deadline=None)
 def test_slug_is_always_a_safe_folder_name_or_refused(name):
     try:
-        slug = s.entry_slug(name)
+        slug = entry_slug(name)
     except AmgeError as exc:
         assert exc.code == "E906"
         return
     assert SAFE.match(slug), slug
-    assert len(slug) <= s.MAX_SLUG and "/" not in slug and not slug.startswith(".")
-    assert s.entry_slug(slug) == slug  # idempotent: a slug names itself
+    assert len(slug) <= MAX_SLUG and "/" not in slug and not slug.startswith(".")
+    assert entry_slug(slug) == slug  # idempotent: a slug names itself
 
 
 @pytest.mark.parametrize("name, slug", [
@@ -75,20 +91,20 @@ def test_slug_is_always_a_safe_folder_name_or_refused(name):
     ("x" * 500, "x" * 64), ("C:\\Windows\\sys", "c-windows-sys"),
 ])
 def test_slug_examples(name, slug):
-    assert s.entry_slug(name) == slug
+    assert entry_slug(name) == slug
 
 
 @pytest.mark.parametrize("name", ["", "..", "...", "/", "名前", "🏋️", "CON", "nul", "\x00"])
 def test_unusable_names_are_refused(name):
     with pytest.raises(AmgeError) as err:
-        s.entry_slug(name)
+        entry_slug(name)
     assert err.value.code == "E906"
 
 
 @pytest.mark.parametrize("dataset", ["../x", "a/b", ".hidden", "", "UPPER", "x" * 80, "a..b"])
 def test_hostile_dataset_names_are_refused(dataset):
     with pytest.raises(AmgeError) as err:
-        s.check_dataset_name(dataset)
+        check_dataset_name(dataset)
     assert err.value.code == "E911"
 
 
@@ -103,20 +119,20 @@ _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 def test_entry_file_round_trips_through_toml(name, notes, authors, params):
     meta = _meta(name=name, notes=notes, authors=authors, params_m=params)
     try:
-        clean = s.validate_entry(meta, "t")
-    except s.EntryInvalid:
+        clean = validate_entry(meta, "t")
+    except EntryInvalid:
         return  # refused text (control characters, empty name): never written
-    text = s.entry_toml(clean)
-    assert tomllib.loads(text) == clean
-    assert s.validate_entry(tomllib.loads(text), "t") == clean
+    text = entry_toml(clean)
+    assert validate_entry(tomllib.loads(text), "t") == clean
+    assert tomllib.loads(text)["name"] == name and tomllib.loads(text).get("notes") == notes
 
 
 def test_control_characters_and_bad_urls_are_refused_with_every_problem_listed():
     meta = _meta(name="bad\x07name", paper_url="javascript:alert(1)", family="videos",
                  modalities_test=["rgbb"], bogus=1, frames=0)
     del meta["pretraining"]
-    with pytest.raises(s.EntryInvalid) as err:
-        s.validate_entry(meta, "meta.toml")
+    with pytest.raises(EntryInvalid) as err:
+        validate_entry(meta, "meta.toml")
     codes = sorted(p.code for p in err.value.problems)
     assert codes == ["E901", "E902", "E903", "E903", "E903", "E903", "E908"]
     msg = str(err.value)
@@ -135,8 +151,8 @@ def test_control_characters_and_bad_urls_are_refused_with_every_problem_listed()
 ])
 def test_status_must_fit_the_content(over, has_preds, has_run, code):
     meta = {k: v for k, v in _meta(**over).items() if v is not None}
-    with pytest.raises(s.EntryInvalid) as err:
-        s.validate_entry(meta, "t", dataset=DATASET, has_predictions=has_preds, has_run=has_run)
+    with pytest.raises(EntryInvalid) as err:
+        validate_entry(meta, "t", dataset=DATASET, has_predictions=has_preds, has_run=has_run)
     assert code in {p.code for p in err.value.problems}
 
 
@@ -147,8 +163,8 @@ def test_broken_entries_are_all_reported_at_once(tmp_path):
     b = subs / DATASET / "paper-v1-random" / "entry.toml"
     b.write_text("not = [toml")
     (subs / DATASET / "Bad Folder").mkdir()
-    with pytest.raises(s.EntryInvalid) as err:
-        s.load_store(subs)
+    with pytest.raises(EntryInvalid) as err:
+        load_store(subs)
     text = str(err.value)
     assert "paper-v1-st-gcn" in text and "paper-v1-random" in text and "Bad Folder" in text
 
@@ -182,7 +198,7 @@ def test_committed_store_matches_the_csv_exactly():
     for r in rows:
         e = entries[(r["paper_version"], r["dataset"], r["model"])]
         assert e["params_m"] == float(r["params_m"])
-        for k in s.KEYS:
+        for k in TABLE_KEYS:
             assert e["reported"][k] == float(r[k]), (r["model"], k)
     # And the committed files are byte for byte what seeding writes.
     assert rp.compare_with_csv(COMMITTED, REPORTED_CSV) == []
@@ -218,7 +234,7 @@ def test_seeding_is_idempotent_and_prunes_only_seeded_entries(tmp_path):
 def test_only_the_mvitv2_s_row_breaks_the_rounding_rule():
     rows = _csv_rows()
     flagged = [(r["paper_version"], r["dataset"], r["model"]) for r in rows
-               if rp.consistency_warnings({k: float(r[k]) for k in s.KEYS})]
+               if rp.consistency_warnings({k: float(r[k]) for k in TABLE_KEYS})]
     assert flagged == [("v1", "musclemap136", "MViTv2-S")]
 
 
@@ -252,7 +268,7 @@ def test_submit_a_prediction_folder_scores_it_like_the_harness(tmp_path, store):
     assert str(store.root) not in text and str(tmp_path) not in text  # no local paths
     assert sorted(p.name for p in (e.path / "predictions").iterdir()) == [
         "test_seen.npz", "test_unseen.npz", "val_seen.npz", "val_unseen.npz"]
-    assert s.validate_store(subs).entries == [f"{DATASET}/my-model"]
+    assert validate_store(subs).entries == [f"{DATASET}/my-model"]
 
 
 def test_submit_a_runner_folder_is_reproduced_and_keeps_the_run_record(tmp_path, store):
@@ -261,8 +277,8 @@ def test_submit_a_runner_folder_is_reproduced_and_keeps_the_run_record(tmp_path,
     e = res.entry
     assert e.status == "reproduced"
     assert (e.path / "run.json").read_bytes() == (run / "run.json").read_bytes()
-    assert e.meta["family"] == "skeleton" and e.meta["modalities_test"] == ["skeleton"]
-    assert e.meta["params_m"] == 2.64 and e.meta["frames"] == 64
+    assert e.meta.family == "skeleton" and e.meta.modalities_test == ["skeleton"]
+    assert e.meta.params_m == 2.64 and e.meta.frames == 64
 
 
 def test_entry_file_metadata_is_used_and_must_agree_with_the_options(tmp_path, store):
@@ -271,7 +287,7 @@ def test_entry_file_metadata_is_used_and_must_agree_with_the_options(tmp_path, s
     meta.write_text('name = "Mine"\nfamily = "skeleton"\nauthors = ["Ada"]\n'
                     'code_url = "https://example.org/code"\nparams_m = 1.25\n')
     e = _submit(preds, "Mine", tmp_path / "subs", store, entry_file=meta).entry
-    assert (e.family, e.meta["authors"], e.meta["params_m"]) == ("skeleton", ["Ada"], 1.25)
+    assert (e.family, e.meta.authors, e.meta.params_m) == ("skeleton", ["Ada"], 1.25)
     with pytest.raises(AmgeError) as err:
         _submit(preds, "Other", tmp_path / "subs", store, entry_file=meta)
     assert err.value.code == "E911"
@@ -348,7 +364,7 @@ _CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from amge_eval.harness.errors import AmgeError
-    from amge_eval.leaderboard import store as s
+    from amge_eval.leaderboard import submit as s
     preds, subs, labels, go, mode = sys.argv[1:6]
     if mode == "hang":
         def hang():
@@ -385,7 +401,7 @@ def test_concurrent_submits_of_one_name_let_exactly_one_succeed(tmp_path, store)
     outs = [p.communicate(timeout=120) for p in procs]
     results = sorted(o.strip() for o, _ in outs)
     assert results == ["E907", "ok"], outs
-    entry = s.load_entry(subs / DATASET / "same-name")
+    entry = load_entry(subs / DATASET / "same-name")
     assert entry.prediction_sha256 in {score_file(tmp_path / f"p{i}", labels_dir=store.root,
                                                   resamples=100).predictions.sha256
                                        for i in range(2)}
@@ -408,12 +424,12 @@ def test_a_killed_submit_leaves_no_partial_entry(tmp_path, store):
     assert not (subs / DATASET / "same-name").exists()
     leftovers = list((subs / DATASET).glob(".tmp-same-name-*"))
     assert len(leftovers) == 1 and (leftovers[0] / "scores.json").is_file()
-    store_now = s.load_store(subs)  # the leftover is invisible to readers
+    store_now = load_store(subs)  # the leftover is invisible to readers
     assert "same-name" not in {e.slug for e in store_now[DATASET]}
-    assert s.validate_store(subs).leftovers == [f"{DATASET}/{leftovers[0].name}"]
+    assert validate_store(subs).leftovers == [f"{DATASET}/{leftovers[0].name}"]
     # Nothing is locked: the same submit goes through, and the leftover can be cleaned.
     assert _submit(preds, "Same Name", subs, store).entry.slug == "same-name"
-    assert s.remove_stale_temporaries(subs) == [str(leftovers[0])]
+    assert remove_leftovers(subs) == [str(leftovers[0])]
 
 
 # --------------------------------------------------------------------------- ties
@@ -453,7 +469,7 @@ def test_ties_are_reused_until_the_leader_changes(tmp_path, store, monkeypatch):
 
     real = scoring.compare_files
     monkeypatch.setattr(scoring, "compare_files", lambda *a, **k: calls.append(a) or real(*a, **k))
-    s.update_ties(subs, DATASET, labels_dir=store.root, resamples=RESAMPLES)
+    update_ties(subs, DATASET, labels_dir=store.root, resamples=RESAMPLES)
     assert calls == []  # nothing changed: cached
     _submit(write_pred_dir(tmp_path / "c", store, 0.05, seed=3), "C", subs, store)
     assert json.loads((subs / DATASET / "ties.json").read_text())["leader"]["entry"] == "c"
@@ -478,8 +494,9 @@ def test_rescore_without_changes_rewrites_nothing(tmp_path, store):
     subs = copy_reported(tmp_path / "subs")
     _submit(write_pred_dir(tmp_path / "a", store, 0.5), "A", subs, store)
     before = tree_digest(subs)
-    rep = s.rescore(subs, store.root)
-    assert rep.rescored == [] and rep.unchanged == [f"{DATASET}/a"] and rep.report_path is None
+    res = rescore(subs, store.root)
+    rep = res.record
+    assert rep.rescored == [] and rep.unchanged == [f"{DATASET}/a"] and res.report_path is None
     assert tree_digest(subs) == before
 
 
@@ -493,39 +510,41 @@ def test_rescore_after_a_label_change_reports_who_moved(tmp_path, store):
     _submit(b, "Follows new labels", subs, store)
     for ls in new.values():
         write_labels(store.root, ls, replace=True)
-    before = {e.slug: e.values()["test_a"] for e in s.load_store(subs)[DATASET]}
-    rep = s.rescore(subs, store.root)
+    before = {e.slug: e.values()["test_a"] for e in load_store(subs)[DATASET]}
+    res = rescore(subs, store.root)
+    rep = res.record
     assert sorted(rep.rescored) == [f"{DATASET}/follows-new-labels", f"{DATASET}/follows-old-labels"]
     assert all(any("labels" in w for w in rep.reasons[k]) for k in rep.rescored)
     moved = {m.entry: m for m in rep.moves}
     assert moved["follows-new-labels"].new_rank < moved["follows-new-labels"].old_rank
     assert moved["follows-old-labels"].new_rank > moved["follows-old-labels"].old_rank
     assert moved["follows-new-labels"].old_value == before["follows-new-labels"]
-    saved = json.loads(rep.report_path.read_text())
-    assert rep.report_path.parent == subs / "_reports"
+    saved = json.loads(res.report_path.read_text())
+    assert res.report_path.parent == subs / "_reports"
     assert {m["entry"] for m in saved["moves"]} == set(moved)
-    after = {e.slug: e for e in s.load_store(subs)[DATASET]}
+    after = {e.slug: e for e in load_store(subs)[DATASET]}
     ref = score_file(b, dataset=DATASET, labels_dir=store.root, resamples=RESAMPLES)
     assert after["follows-new-labels"].values()["test_a"] == pytest.approx(
         100 * ref.summary["test_a"].value, abs=1e-5)
 
 
 def test_rescore_after_a_scorer_version_change_writes_a_report(tmp_path, store, monkeypatch):
-    import amge_eval.harness.records as records
+    import amge_eval.harness.records.score as records
 
     subs = tmp_path / "subs"
     _submit(write_pred_dir(tmp_path / "a", store, 0.5), "A", subs, store)
     monkeypatch.setattr(records, "SCORER_VERSION", "9.9.9")
-    rep = s.rescore(subs, store.root)
+    res = rescore(subs, store.root)
+    rep = res.record
     assert rep.rescored == [f"{DATASET}/a"] and "scorer 1" in rep.reasons[f"{DATASET}/a"][0]
-    assert rep.report_path is not None and rep.report_path.is_file()
-    assert s.load_store(subs)[DATASET][0].record["scorer_version"] == "9.9.9"
+    assert res.report_path is not None and res.report_path.is_file()
+    assert load_store(subs)[DATASET][0].record.scorer_version == "9.9.9"
 
 
 def test_rescore_skips_entries_without_labels(tmp_path, store):
     subs = tmp_path / "subs"
     _submit(write_pred_dir(tmp_path / "a", store, 0.5), "A", subs, store)
-    rep = s.rescore(subs, tmp_path / "empty_store")
+    rep = rescore(subs, tmp_path / "empty_store").record
     assert list(rep.skipped) == [f"{DATASET}/a"] and "No labels" in rep.skipped[f"{DATASET}/a"]
 
 
@@ -534,35 +553,36 @@ def test_tampered_predictions_fail_validation(tmp_path, store):
     e = _submit(write_pred_dir(tmp_path / "a", store, 0.5), "A", subs, store).entry
     write_pred_dir(tmp_path / "b", store, 0.9, seed=7, splits=("test_unseen",))
     shutil.copyfile(tmp_path / "b" / "test_unseen.npz", e.path / "predictions" / "test_unseen.npz")
-    with pytest.raises(s.EntryInvalid) as err:
-        s.validate_store(subs)
+    with pytest.raises(EntryInvalid) as err:
+        validate_store(subs)
     assert "E909" in str(err.value) and "test_unseen.npz" in str(err.value)
-    s.validate_store(subs, verify_hashes=False)  # structure alone is still fine
+    validate_store(subs, verify_hashes=False)  # structure alone is still fine
 
 
 def test_validate_store_checks_only_the_entries_paths_touch(tmp_path):
     subs = copy_reported(tmp_path / "subs")
     bad = subs / DATASET / "paper-v1-random" / "entry.toml"
     bad.write_text(bad.read_text().replace('status = "reported"', 'status = "done"'))
-    ok = s.validate_store(subs, paths=[str(subs / DATASET / "paper-v1-st-gcn" / "entry.toml"),
+    ok = validate_store(subs, paths=[str(subs / DATASET / "paper-v1-st-gcn" / "entry.toml"),
                                        str(subs / DATASET / "deleted" / "entry.toml"),
                                        str(REPO / "README.md")])
     assert ok.entries == [f"{DATASET}/paper-v1-st-gcn"]
-    with pytest.raises(s.EntryInvalid):
-        s.validate_store(subs, paths=[str(bad)])
+    with pytest.raises(EntryInvalid):
+        validate_store(subs, paths=[str(bad)])
 
 
 def test_numpy_numbers_are_written_as_plain_toml():
-    meta = s.validate_entry(_meta(params_m=np.float64(2.5)), "t")
-    meta["reported"]["test_a"] = np.float32(3.5)
-    assert tomllib.loads(s.entry_toml(meta))["reported"]["test_a"] == 3.5
+    rep = {**_meta()["reported"], "test_a": np.float32(3.5)}
+    meta = validate_entry(_meta(params_m=np.float64(2.5), frames=np.int64(16), reported=rep), "t")
+    data = tomllib.loads(entry_toml(meta))
+    assert (data["params_m"], data["frames"], data["reported"]["test_a"]) == (2.5, 16, 3.5)
 
 
 def test_docs_describe_every_entry_key_and_error_code():
     doc = (REPO / "docs" / "leaderboard.md").read_text()
-    for key in [*s.ENTRY_FIELDS, *s.REPORTED_FIELDS]:
-        assert f"`{key}`" in doc, key
-    for code, title in s.CODES.items():
+    for key in field_paths(EntryMeta):
+        assert f"`{key.removeprefix('reported.')}`" in doc, key
+    for code, title in CODES.items():
         assert f"| {code} | {title} |".replace("entry_version", "`entry_version`") in doc, code
-    for status in s.STATUSES:
+    for status in STATUSES:
         assert f"| `{status}` |" in doc

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from amge_eval.harness.datasets import SPLITS, get_card
+from amge_eval.harness.datasets import get_card
 from amge_eval.harness.errors import AmgeError, MissingData
 from amge_eval.harness.labels import read_labels, split_path
 from amge_eval.harness.metric import masked_map
@@ -39,6 +39,7 @@ from amge_eval.harness.synth.generate import (
     split_plan,
 )
 from amge_eval.harness.synth.motions import POSTURES
+from amge_eval.harness.vocab import SPLITS
 
 from .conftest import tree_digest
 
@@ -320,7 +321,7 @@ def test_preview_errors(small, tmp_path):
 
     with pytest.raises(AmgeError, match=r"\.png or \.gif"):
         write_preview(small / "labels", small / "data", tmp_path / "x.jpg")
-    with pytest.raises(AmgeError, match="Did you mean: squat"):
+    with pytest.raises(AmgeError, match="Did you mean 'squat'"):
         write_preview(small / "labels", small / "data", tmp_path / "x.png", activities=["sqat"])
     with pytest.raises(MissingData, match="amge-eval data synth"):
         write_preview(small / "labels", tmp_path / "nothing", tmp_path / "x.png")

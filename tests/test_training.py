@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from amge_eval.harness.datasets import EVAL_SPLITS
+from amge_eval.harness.vocab import EVAL_SPLITS
 
 TINY = ["--set", "model.channels=[8,8,8,8,16,16,16,16,16,16]", "--set", "data.frames=16",
         "--set", "data.max_persons=1", "--set", "model.layout=\"coco17\"", "--epochs", "2",

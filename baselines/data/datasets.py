@@ -11,10 +11,7 @@ so persistent DataLoader workers see it too.
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,25 +19,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from amge_eval.harness.errors import AmgeError, MissingData
+from amge_eval.harness.errors import MissingData
 from amge_eval.harness.fileio import default_data_root
 from amge_eval.harness.labels import LabelSet, read_labels
+from amge_eval.harness.official import rewrite_path
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
+from amge_eval.harness.schema import convert
 from amge_eval.harness.skeletons import SkeletonSet, read_skeletons, skeleton_path
 
 from .skeleton import SkeletonSettings, skeleton_clip
 from .transforms import eval_views, finish, train_view
 from .video import VideoError, VideoSettings, decode_clips, probe_video
 
-# The MuscleMap release reads its videos from a sibling folder of the pickled paths.
-REFERENCE_REWRITE: dict[str, str] = {"musclemap_trimmed": "musclemap_rescale"}
-
-
 # --------------------------------------------------------------------------- media paths
-
-
-def _parts(media: str) -> list[str]:
-    return str(media).strip().replace("\\", "/").split("/")
 
 
 def media_candidates(media: str, data_root, dataset: str, video_root=None,
@@ -50,13 +41,11 @@ def media_candidates(media: str, data_root, dataset: str, video_root=None,
     1. absolute ``media`` as it is; relative ``media`` under ``<data_root>/<dataset>/``;
     2. with ``video_root``: ``<video_root>/<last two components>`` (``<activity>/<file>``, the
        official release layout), then ``<video_root>/<media>`` for a relative ``media``.
-    ``rewrite`` replaces whole path components first (``REFERENCE_REWRITE`` turns the release's
-    ``musclemap_trimmed`` into ``musclemap_rescale``, as its loader does).
+    ``rewrite`` replaces whole path components first (harness.official.REFERENCE_REWRITE turns
+    the release's ``musclemap_trimmed`` into ``musclemap_rescale``, as its loader does).
     """
-    parts = _parts(media)
-    if rewrite:
-        parts = [rewrite.get(p, p) for p in parts]
-    norm = "/".join(parts)
+    norm = rewrite_path(str(media).strip(), rewrite)
+    parts = norm.split("/")
     absolute = norm.startswith("/") or bool(re.match(r"^[A-Za-z]:/", norm))
     out = [Path(norm) if absolute else Path(data_root) / dataset / norm]
     if video_root is not None:
@@ -102,21 +91,10 @@ def resolve_media(media: str, data_root=None, dataset: str = "", video_root=None
 
 
 def settings_from_mapping(cls, mapping: dict | None, what: str):
-    """Build a settings dataclass from a config table; unknown keys get a "did you mean"."""
-    mapping = dict(mapping or {})
-    names = [f.name for f in fields(cls)]
-    unknown = [k for k in mapping if k not in names]
-    if unknown:
-        hints = []
-        for k in unknown:
-            close = difflib.get_close_matches(k, names, n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise AmgeError(f"Unknown {what} loader setting {', '.join(hints)}; settings: "
-                        f"{', '.join(names)}", code="E730")
-    try:
-        return cls(**mapping)
-    except TypeError as exc:
-        raise AmgeError(f"Invalid {what} loader settings: {exc}", code="E730") from exc
+    """Build a loader settings dataclass from a [data] table, checked by the project's one config
+    validator (harness.schema: unknown keys, strict types, every problem by its path)."""
+    return convert(cls, dict(mapping or {}), "[data]", code="E730",
+                   source=f"{what.capitalize()} loader settings")
 
 
 # --------------------------------------------------------------------------- batches
@@ -349,8 +327,9 @@ class VideoDataset(_Clips):
 
     def settings(self) -> dict:
         out = super().settings()
-        out.update(video_root=str(self.video_root) if self.video_root else None,
-                   rewrite=self.rewrite, skip_bad=self.skip_bad)
+        # Whether media came from a --video-root, not where it is: records hold no local paths.
+        out.update(video_root=self.video_root is not None, rewrite=self.rewrite,
+                   skip_bad=self.skip_bad)
         return out
 
     def __getitem__(self, i: int):
@@ -385,17 +364,3 @@ def check_media(dataset: str, split: str, *, labels_dir=None, data_root=None, vi
     return len(ds), list(ds.skipped)
 
 
-def parse_rewrite(items) -> dict[str, str]:
-    """``["old=new", ...]`` (a CLI option) -> {old: new}; "reference" gives REFERENCE_REWRITE."""
-    out: dict[str, str] = {}
-    for item in items or ():
-        if item == "reference":
-            out.update(REFERENCE_REWRITE)
-            continue
-        old, sep, new = str(item).partition("=")
-        if not sep or not old or not new or "/" in old + new or os.sep in old + new:
-            raise AmgeError(f"A path rewrite is OLD=NEW with single path components "
-                            f"(e.g. musclemap_trimmed=musclemap_rescale), got {item!r}",
-                            code="E730")
-        out[old] = new
-    return out

@@ -164,8 +164,8 @@ def finish(x: torch.Tensor, settings) -> torch.Tensor:
     """(T, 3, H, W) in [0, 1] -> (C, T, H, W): channels first, RGB-diff and mean/std as set."""
     x = x.permute(1, 0, 2, 3).contiguous()
     parts = []
-    if settings.modality in ("rgb", "rgb+diff"):
+    if settings.modality in ("rgb", "rgb+rgb_diff"):
         parts.append(normalize(x, settings.mean, settings.std) if settings.mean is not None else x)
-    if settings.modality in ("diff", "rgb+diff"):
+    if settings.modality in ("rgb_diff", "rgb+rgb_diff"):
         parts.append(rgb_diff(x))
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)

@@ -22,7 +22,8 @@ from amge_eval.harness.errors import AmgeError
 
 SHORT_CLIP = ("last", "loop", "zero")
 TRAIN_CROPS = ("resized", "jitter")
-MODALITIES = ("rgb", "diff", "rgb+diff")
+# The inputs a video loader makes, spelled as harness/vocab.py spells them.
+MODALITIES = ("rgb", "rgb_diff", "rgb+rgb_diff")
 
 # Seeking lands on a key frame at or before the target; aiming a little early makes sure the
 # frame nearest to the first sample time (which may lie just before it) is decoded too.
@@ -67,7 +68,7 @@ class VideoSettings:
     train_views: int = 1  # augmented views of one decoded clip (reference: 2)
     crop: int = 224  # output height and width
     # pixels
-    modality: str = "rgb"  # "rgb", "diff" (|f_t - f_{t-1}|, frame 0 zero) or "rgb+diff" (6 channels)
+    modality: str = "rgb"  # "rgb", "rgb_diff" (|f_t - f_{t-1}|, frame 0 zero) or "rgb+rgb_diff" (6 channels)
     mean: tuple[float, float, float] | None = None  # applied to RGB channels after /255; None = none (reference)
     std: tuple[float, float, float] | None = None
     antialias: bool = False  # antialiased down-scaling; the reference resizes without
@@ -134,7 +135,7 @@ class VideoSettings:
 
     @property
     def channels(self) -> int:
-        return 6 if self.modality == "rgb+diff" else 3
+        return 6 if self.modality == "rgb+rgb_diff" else 3
 
     def test_positions(self) -> list[float]:
         """Clip start of each returned test view as a fraction of the free range (see positions)."""

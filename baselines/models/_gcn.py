@@ -3,14 +3,13 @@ BatchNorm, and the official repositories' weight initialisations."""
 
 from __future__ import annotations
 
-import difflib
 import math
-from dataclasses import fields, replace
 
 import torch
 from torch import nn
 
 from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.schema import convert
 from amge_eval.harness.skeletons import Layout, get_layout
 
 CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
@@ -18,52 +17,9 @@ STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)  # temporal stride 2 at blocks 5 and 8 
 
 
 def make_config(cls, overrides: dict, model: str):
-    """``cls()`` with the [model] table's ``overrides`` applied; unknown keys and values of the
-    wrong type raise AmgeError naming the key and what it expects."""
-    defaults = cls()
-    known = {f.name: getattr(defaults, f.name) for f in fields(cls)}
-    problems = []
-    for key in sorted(set(overrides) - set(known)):
-        close = difflib.get_close_matches(key, list(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(f"unknown key {key!r}{hint}")
-    values = {}
-    for key, value in overrides.items():
-        if key not in known:
-            continue
-        default = known[key]
-        if isinstance(value, list):  # TOML arrays arrive as lists; the frozen configs hold tuples
-            value = tuple(value)
-        if not _same_kind(key, value, default):
-            problems.append(f"{key!r} expects {_kind(default)}, but got {value!r}")
-        values[key] = value
-    if problems:
-        raise AmgeError(f"[model] table for {model}: {'; '.join(problems)}. Known keys: "
-                        f"{', '.join(known)}.", code="E820")
-    return replace(defaults, **values)
-
-
-def _same_kind(key: str, value, default) -> bool:
-    if key == "layout":
-        return isinstance(value, (str, Layout))
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(default, tuple):
-        kinds = {type(d) for d in default} or {int, str}
-        return isinstance(value, tuple) and all(type(v) in kinds for v in value)
-    return isinstance(value, type(default))
-
-
-def _kind(default) -> str:
-    if isinstance(default, tuple):
-        return "a list of integers" if default and isinstance(default[0], int) else \
-            "a list of strings"
-    return {bool: "true or false", int: "an integer", float: "a number",
-            str: "a string"}.get(type(default), type(default).__name__)
+    """``cls()`` with the [model] table's ``overrides`` applied, checked by the project's one
+    config validator (unknown keys, types; harness.schema)."""
+    return convert(cls, overrides, "[model]", code="E803", source=f"Config of {model}")
 
 
 def bad_value(model: str, message: str) -> AmgeError:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from amge_eval.baselines.registry import register_baseline
+from amge_eval.harness.skeletons import Layout
 
 from . import graph
 from ._gcn import (
@@ -33,7 +34,7 @@ from ._gcn import (
 
 @dataclass(frozen=True)
 class CTRGCNConfig:
-    layout: str = "coco17"  # a key of harness.skeletons.LAYOUTS
+    layout: str | Layout = "coco17"  # a key of harness.skeletons.LAYOUTS (or a Layout)
     in_channels: int = 3  # (x, y, confidence); 2 for (x, y)
     persons: int = 1  # person slots M (MuscleMap clips show one exerciser; official configs: 2)
     dropout: float = 0.0  # before the classifier; official configs 0
@@ -169,7 +170,8 @@ class CTRGCN(SkeletonGCN):
 
 
 
-@register_baseline("ctrgcn", family="skeleton", modality="skeleton", paper_name="CTR-GCN",
+@register_baseline("ctrgcn", family="skeleton", modalities=("skeleton",),
+                   config=CTRGCNConfig, paper_name="CTR-GCN",
                    paper_params_m=1.4)
 def build_ctrgcn(num_muscles: int = 20, **model_cfg) -> CTRGCN:
     """CTR-GCN on 2-D skeletons (x, y, confidence), as the official code."""

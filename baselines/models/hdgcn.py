@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from amge_eval.baselines.registry import register_baseline
+from amge_eval.harness.skeletons import Layout
 
 from . import graph
 from ._gcn import (
@@ -37,7 +38,7 @@ from .ctrgcn import GCNBlock
 
 @dataclass(frozen=True)
 class HDGCNConfig:
-    layout: str = "coco17"  # a key of harness.skeletons.LAYOUTS
+    layout: str | Layout = "coco17"  # a key of harness.skeletons.LAYOUTS (or a Layout)
     in_channels: int = 3  # (x, y, confidence); 2 for (x, y)
     persons: int = 1  # person slots M (MuscleMap clips show one exerciser; official configs: 2)
     hierarchy_layers: int = 1  # L: 1 matches the paper's 0.8M; up to the layout's depth
@@ -156,7 +157,8 @@ class HDGCN(SkeletonGCN):
 
 
 
-@register_baseline("hdgcn", family="skeleton", modality="skeleton", paper_name="HD-GCN",
+@register_baseline("hdgcn", family="skeleton", modalities=("skeleton",),
+                   config=HDGCNConfig, paper_name="HD-GCN",
                    paper_params_m=0.8)
 def build_hdgcn(num_muscles: int = 20, **model_cfg) -> HDGCN:
     """HD-GCN on 2-D skeletons with a hip-centred hierarchy (one layer by default: 0.8M)."""

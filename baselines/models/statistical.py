@@ -45,7 +45,7 @@ def _no_options(name: str, options: dict) -> None:
         raise AmgeError(f"{name} takes no [model] options, got {', '.join(options)}", code="E803")
 
 
-@register_baseline("random", family="statistical", modality="none", paper_name="Random",
+@register_baseline("random", family="statistical", modalities=("none",), paper_name="Random",
                    paper_params_m=0.0)
 def build_random(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalModel:
     """Uniform random scores in [0, 1), from the run's seed."""
@@ -53,7 +53,7 @@ def build_random(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalModel:
     return StatisticalModel("random")
 
 
-@register_baseline("all-ones", family="statistical", modality="none", paper_name="All Ones",
+@register_baseline("all-ones", family="statistical", modalities=("none",), paper_name="All Ones",
                    paper_params_m=0.0)
 def build_all_ones(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalModel:
     """Every muscle scored 1."""
@@ -61,7 +61,7 @@ def build_all_ones(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalMode
     return StatisticalModel("constant", 1.0)
 
 
-@register_baseline("all-zeros", family="statistical", modality="none", paper_name="All Zeros",
+@register_baseline("all-zeros", family="statistical", modalities=("none",), paper_name="All Zeros",
                    paper_params_m=0.0)
 def build_all_zeros(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalModel:
     """Every muscle scored 0."""
@@ -69,7 +69,7 @@ def build_all_zeros(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalMod
     return StatisticalModel("constant", 0.0)
 
 
-@register_baseline("prior", family="statistical", modality="labels")
+@register_baseline("prior", family="statistical", modalities=("labels",))
 def build_prior(num_muscles: int = NUM_MUSCLES, **options) -> StatisticalModel:
     """Each muscle scored by its prevalence in the train split."""
     _no_options("prior", options)

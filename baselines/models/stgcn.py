@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from amge_eval.baselines.registry import register_baseline
+from amge_eval.harness.skeletons import Layout
 
 from . import graph
 from ._gcn import (
@@ -30,7 +31,7 @@ from ._gcn import (
 
 @dataclass(frozen=True)
 class STGCNConfig:
-    layout: str = "coco17"  # a key of harness.skeletons.LAYOUTS
+    layout: str | Layout = "coco17"  # a key of harness.skeletons.LAYOUTS (or a Layout)
     in_channels: int = 3  # (x, y, confidence); 2 for (x, y)
     strategy: str = "uniform"  # graph partitions: "uniform" (K=1, paper), "distance", "spatial"
     max_hop: int = 1  # neighbourhood radius of the graph conv
@@ -104,7 +105,8 @@ def _init_official(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-@register_baseline("stgcn", family="skeleton", modality="skeleton", paper_name="ST-GCN",
+@register_baseline("stgcn", family="skeleton", modalities=("skeleton",),
+                   config=STGCNConfig, paper_name="ST-GCN",
                    paper_params_m=2.6)
 def build_stgcn(num_muscles: int = 20, **model_cfg) -> STGCN:
     """ST-GCN on 2-D skeletons (uniform graph by default, as the paper's 2.6M model)."""

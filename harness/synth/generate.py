@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import SPLITS
 from ..errors import AmgeError, MissingData
 from ..fileio import default_data_root, write_bytes_atomic, write_json_atomic
 from ..labels import make_label_set, read_labels, resolve_labels_dir, split_path, write_labels
 from ..progress import NULL_PROGRESS, Progress
 from ..skeletons import skeleton_path, write_skeletons
+from ..vocab import SPLITS
 from .activities import ACTIVITIES, ACTIVITY_BY_NAME, Activity, activity_labels, check_catalogue
 from .clip import Clip, simulate
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import did_you_mean
 from ..errors import AmgeError
 from ..fileio import write_bytes_atomic
 from ..progress import NULL_PROGRESS, Progress
 from ..skeletons import COCO17, read_skeletons, skeleton_path
+from ..vocab import did_you_mean
 from .activities import ACTIVITIES, ACTIVITY_BY_NAME
 from .generate import (
     DATASET,

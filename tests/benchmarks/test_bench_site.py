@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from amge_eval.leaderboard.entries import entry_toml, read_entry_file, validate_entry
 from amge_eval.leaderboard.site import build_site
-from amge_eval.leaderboard.store import entry_toml, read_entry_file, submit
+from amge_eval.leaderboard.submit import submit
 
 from ..conftest import DATASET, make_store
 from ..leaderboard_helpers import COMMITTED, RESAMPLES, write_pred_dir
@@ -46,15 +47,16 @@ def generate_store(root: Path, n: int = N_ENTRIES, n_scored: int = N_SCORED) -> 
                     if m["ap"] is not None:
                         m["ap"] = float(np.clip(m["ap"] + rng.normal(0, 8), 0, 100))
             (folder / "scores.json").write_text(json.dumps(rec))
-            (folder / "entry.toml").write_text(entry_toml({**meta, "name": f"Scored model {i}"}))
+            (folder / "entry.toml").write_text(entry_toml(validate_entry(
+                {**meta, "name": f"Scored model {i}"})))
         else:
             s, u = rng.uniform(20, 99, 2).round(1)
             t, v = rng.uniform(20, 99, 2).round(1)
             rep = {**reported["reported"], "val_s": s, "val_u": u, "val_a": round((s + u) / 2, 1),
                    "test_s": t, "test_u": v, "test_a": round((t + v) / 2, 1)}
             folder.mkdir(parents=True)
-            (folder / "entry.toml").write_text(entry_toml({**reported, "name": f"Paper row {i}",
-                                                           "reported": rep}))
+            (folder / "entry.toml").write_text(entry_toml(validate_entry(
+                {**reported, "name": f"Paper row {i}", "reported": rep})))
     return subs
 
 

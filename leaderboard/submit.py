@@ -1,0 +1,270 @@
+"""`amge-eval submit`: validate, score and add one entry to the store, as one transaction.
+
+The entry is built in a hidden temporary sibling folder (".tmp-<entry>-<random>"), validated
+exactly as the store will read it, and renamed into place under the dataset's lock, so a reader
+sees either no entry (or the old one) or the whole new one; a killed submit leaves at most a
+hidden folder that nothing reads (`leaderboard validate` lists it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from amge_eval.harness import bootstrap as bs
+from amge_eval.harness.datasets import get_card
+from amge_eval.harness.errors import AmgeError, Problem, ValidationFailed
+from amge_eval.harness.labels import resolve_labels_dir
+from amge_eval.harness.progress import NULL_PROGRESS, Progress
+from amge_eval.harness.records import ENTRY_VERSION, RecordInvalid, RunRecord, ScoreRecord
+from amge_eval.harness.vocab import EVAL_SPLITS, STATUSES
+
+from .entries import (
+    ENTRY_FILE,
+    PREDICTIONS_DIR,
+    RUN_FILE,
+    SCORES_FILE,
+    Entry,
+    EntryInvalid,
+    check_dataset_name,
+    entry_slug,
+    entry_toml,
+    load_entry,
+    read_entry_file,
+    validate_entry,
+)
+from .store import dataset_lock, fsync_dir
+from .ties import update_ties
+
+
+@dataclass
+class SubmitResult:
+    entry: Entry
+    replaced: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _before_commit() -> None:
+    """Called right before an entry is renamed into place (a seam for the kill test)."""
+
+
+def _runner_inputs(folder: Path, dataset: str) -> tuple[RunRecord, list[Path]]:
+    """The run record of a runner output folder and the prediction files it names."""
+    source = str(folder / RUN_FILE)
+    try:
+        run = RunRecord.read(folder / RUN_FILE)
+    except RecordInvalid as exc:
+        raise EntryInvalid([Problem("E910", exc.message.removeprefix(f"{source}: "), source)],
+                           source) from exc
+    problems = []
+    if run.dataset != dataset:
+        problems.append(Problem("E910", f"the run is on dataset {run.dataset!r}, but --dataset "
+                                        f"{dataset!r} was given", source))
+    files: list[Path] = []
+    root = folder.resolve()
+    for split, rel in run.predictions.items():
+        if split not in EVAL_SPLITS:
+            continue
+        p = (folder / rel).resolve()
+        if not p.is_relative_to(root):
+            problems.append(Problem("E910", f"predictions.{split}: {rel[:80]!r} points outside "
+                                            f"the run folder", source))
+        elif not p.is_file():
+            problems.append(Problem("E910", f"predictions.{split}: {rel!r} does not exist",
+                                    source))
+        else:
+            files.append(p)
+    if not run.predictions:
+        problems.append(Problem("E910", "'predictions' names no prediction file", source))
+    names = [p.name for p in files]
+    if len(set(names)) != len(names):
+        problems.append(Problem("E910", "two prediction files share a file name", source))
+    if problems:
+        raise EntryInvalid(problems, source)
+    return run, files
+
+
+def _meta_from_run(run: RunRecord, title: str) -> dict:
+    """Entry defaults taken from a run record; explicit metadata overrides them."""
+    mods = list(run.modalities) or ["none"]
+    out = {"family": run.family, "authors": ["amge-eval baselines"],
+           "modalities_train": mods, "modalities_test": mods,
+           "training_data": f"{title} train split", "pretraining": "not stated",
+           "preset": run.preset or "default",
+           "notes": f"Reproduced with `amge-eval run-baseline {run.baseline}`.",
+           "params_m": round(run.params / 1e6, 3)}
+    for key, value in (("frames", run.test_frames()), ("views", run.test_views())):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _collect_inputs(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = [p for p in sorted(path.iterdir())
+             if p.is_file() and p.suffix.lower() in (".npz", ".csv")]
+    if not files:
+        raise AmgeError(f"{path} holds no .npz or .csv prediction files (and no {RUN_FILE} of a "
+                        f"runner output folder)", code="E912")
+    return files
+
+
+def _status(path: Path, runner: bool, status: str | None) -> str:
+    if status is not None and status not in STATUSES:
+        raise AmgeError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}", code="E903")
+    if runner and status not in (None, "reproduced"):
+        raise AmgeError(f"{path} is a runner output folder, so the entry is 'reproduced'; drop "
+                        f"--status {status}", code="E904")
+    if not runner and status == "reproduced":
+        raise AmgeError(f"status 'reproduced' is for runner output folders (with {RUN_FILE}); "
+                        f"{path} has none. Submit the folder `amge-eval run-baseline --out` wrote",
+                        code="E904")
+    if status == "reported":
+        raise AmgeError("status 'reported' is for numbers copied from a paper, not for "
+                        "predictions; seed those with `amge-eval leaderboard seed`", code="E904")
+    return status or ("reproduced" if runner else "verified")
+
+
+def submit(path: str | os.PathLike, dataset: str, name: str, *,
+           submissions_dir: str | os.PathLike = "submissions",
+           labels_dir: str | os.PathLike | None = None,
+           status: str | None = None,
+           entry_file: str | os.PathLike | None = None,
+           metadata: dict | None = None,
+           replace: bool = False,
+           resamples: int = bs.DEFAULT_RESAMPLES,
+           seed: int = bs.DEFAULT_SEED,
+           tie_resamples: int | None = None,
+           progress: Progress = NULL_PROGRESS) -> SubmitResult:
+    """Validate, score and add one entry to the store (atomically).
+
+    ``path`` is a prediction file, a folder of per-split prediction files, or a runner output
+    folder (with run.json; the entry is then ``reproduced`` and keeps the run record). Metadata
+    comes from ``entry_file`` (TOML, the keys of docs/leaderboard.md), then ``metadata``, then
+    defaults. Refuses an existing entry of the same name unless ``replace``. On any failure the
+    store is left as it was.
+    """
+    path = Path(path)
+    check_dataset_name(dataset)
+    slug = entry_slug(name)
+    card = get_card(dataset, resolve_labels_dir(labels_dir))
+    if not path.exists():
+        raise AmgeError(f"{path}: no such file or directory; give a prediction file, a folder of "
+                        f"per-split files, or a runner output folder", code="E912")
+    if not (path.is_file() or path.is_dir()):
+        raise AmgeError(f"{path} is not a regular file or folder", code="E912")
+    runner = path.is_dir() and (path / RUN_FILE).is_file()
+    status = _status(path, runner, status)
+
+    dataset_dir = Path(submissions_dir) / dataset
+    target = dataset_dir / slug
+    if target.exists() and not replace:
+        raise AmgeError(f"Entry {slug!r} already exists in {dataset_dir}; pass --replace to "
+                        f"overwrite it, or choose another --name", code="E907")
+
+    run, files = _runner_inputs(path, dataset) if runner else (None, _collect_inputs(path))
+    meta: dict = {"entry_version": ENTRY_VERSION, "name": name, "dataset": dataset,
+                  "status": status, "authors": [], "modalities_train": ["rgb"],
+                  "modalities_test": ["rgb"], "training_data": f"{card.title} train split",
+                  "pretraining": "not stated", "family": "other",
+                  "added": datetime.now(UTC).date().isoformat()}
+    if run is not None:
+        meta.update(_meta_from_run(run, card.title))
+    given = dict(read_entry_file(entry_file)) if entry_file is not None else {}
+    given.update(metadata or {})
+    for key, fixed in (("name", name), ("dataset", dataset), ("status", status)):
+        if key in given and given[key] != fixed:
+            raise AmgeError(f"The entry file says {key} = {given[key]!r} but the submission is "
+                            f"for {fixed!r}; make them agree", code="E911")
+    meta.update(given)
+    # Validate the metadata before any work; the content checks run again on the built folder.
+    typed = validate_entry(meta, str(entry_file or "metadata"), dataset=dataset,
+                           has_predictions=True, has_run=run is not None)
+
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dataset_dir / f".tmp-{slug}-{secrets.token_hex(6)}"
+    try:
+        tmp.mkdir()
+        (tmp / PREDICTIONS_DIR).mkdir()
+        for f in files:
+            shutil.copyfile(f, tmp / PREDICTIONS_DIR / f.name)
+        if run is not None:
+            shutil.copyfile(path / RUN_FILE, tmp / RUN_FILE)
+        report = _score(tmp / PREDICTIONS_DIR, files, path, dataset, labels_dir, resamples,
+                        seed, progress)
+        ScoreRecord.from_report(report).write(tmp / SCORES_FILE)
+        (tmp / ENTRY_FILE).write_text(entry_toml(typed), encoding="utf-8")
+        load_entry(tmp, slug=slug)  # exactly what will be committed
+        _before_commit()
+        replaced = _commit(tmp, target, dataset_dir, replace)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    result = SubmitResult(load_entry(target), replaced)
+    try:
+        update_ties(submissions_dir, dataset, labels_dir=labels_dir,
+                    resamples=tie_resamples or resamples, seed=seed, progress=progress)
+    except AmgeError as exc:
+        result.notes.append(f"The paired tie test was not updated: {exc.message}")
+    return result
+
+
+def _score(folder: Path, files: list[Path], given: Path, dataset: str, labels_dir, resamples,
+           seed, progress: Progress):
+    """Score the copied prediction files; problems name the user's files, not the copies."""
+    from amge_eval.harness.scoring import score_file
+
+    progress.start("score", total=None)
+    try:
+        report = score_file(folder, dataset=dataset, labels_dir=labels_dir,
+                            resamples=resamples, seed=seed)
+    except ValidationFailed as exc:
+        raise _relocated(exc, folder, files, given) from exc
+    progress.finish("score")
+    missing = [s for s in ("test_seen", "test_unseen") if s not in report.splits]
+    if missing:
+        raise AmgeError(f"The submission has no predictions for {', '.join(missing)}; the "
+                        f"board ranks by test_a and needs test_seen and test_unseen", code="E914")
+    return report
+
+
+def _commit(tmp: Path, target: Path, dataset_dir: Path, replace: bool) -> bool:
+    """Rename the built entry into place under the dataset's lock; True if one was replaced."""
+    with dataset_lock(dataset_dir):
+        replaced = target.exists()
+        if replaced and not replace:
+            raise AmgeError(f"Entry {target.name!r} was added to {dataset_dir} while this submit "
+                            f"ran; pass --replace to overwrite it, or choose another --name",
+                            code="E907")
+        old = None
+        if replaced:
+            old = dataset_dir / f".old-{target.name}-{secrets.token_hex(6)}"
+            os.rename(target, old)
+        try:
+            os.rename(tmp, target)
+        except OSError as exc:
+            if old is not None:
+                os.rename(old, target)
+            raise AmgeError(f"Entry {target.name!r} appeared in {dataset_dir} while this submit "
+                            f"ran; pass --replace or choose another --name", code="E907") from exc
+        fsync_dir(dataset_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return replaced
+
+
+def _relocated(exc: ValidationFailed, copies: Path, files: list[Path], given: Path
+               ) -> ValidationFailed:
+    """The scorer's problems with the user's file names instead of the temporary copies'."""
+    def fix(text: str) -> str:
+        for f in files:
+            text = text.replace(str(copies / f.name), str(f))
+        return text.replace(str(copies), str(given))
+
+    return ValidationFailed([Problem(p.code, fix(p.message), fix(p.source))
+                             for p in exc.problems], str(given))
