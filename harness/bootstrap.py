@@ -209,28 +209,19 @@ def jackknife_weights(n_clusters: int) -> np.ndarray:
     return w
 
 
-def bca_interval(replicates: np.ndarray, estimate: float, jackknife: list[np.ndarray] | None,
-                 level: float = DEFAULT_LEVEL) -> Interval:
-    """Bias-corrected and accelerated (BCa) bootstrap interval (Efron 1987).
-
-    AP under resampling is biased: a replicate holds fewer distinct activities, and muscles that
-    lose every positive drop out of its mean, so replicates sit above the estimate more often
-    than not and a plain percentile interval is shifted. BCa corrects for that bias (z0, from the
-    share of replicates below the estimate) and for skew (the acceleration a, from the jackknife
-    values). ``jackknife`` holds one array of leave-one-cluster-out values per independent
-    sample (one per split; two for an average of seen and unseen); None or too many clusters
-    gives a = 0 (bias-corrected percentile).
-    """
+def _bca_setup(replicates: np.ndarray, estimate: float, jackknife: list[np.ndarray] | None
+               ) -> tuple[np.ndarray, float, float] | None:
+    """(usable replicates, bias correction z0, acceleration a) of a BCa interval; None when
+    nothing can be estimated (no usable replicate, or a NaN estimate). See ``bca_interval``."""
     from statistics import NormalDist
 
     reps = np.asarray(replicates, dtype=np.float64)
     ok = reps[~np.isnan(reps)]
     if ok.size == 0 or np.isnan(estimate):
-        return Interval(float("nan"), float("nan"), float("nan"), int(reps.size), "bca")
-    nd = NormalDist()
+        return None
     below = (np.sum(ok < estimate) + 0.5 * np.sum(ok == estimate)) / ok.size
     below = min(max(below, 0.5 / ok.size), 1 - 0.5 / ok.size)
-    z0 = nd.inv_cdf(below)
+    z0 = NormalDist().inv_cdf(below)
     a = 0.0
     if jackknife:
         num = den = 0.0
@@ -243,14 +234,167 @@ def bca_interval(replicates: np.ndarray, estimate: float, jackknife: list[np.nda
             num += float(np.sum(u ** 3))
             den += float(np.sum(u ** 2))
         a = num / (6.0 * den ** 1.5) if den > 0 else 0.0
-    alpha = (1.0 - level) / 2.0
-    qs = []
-    for z in (nd.inv_cdf(alpha), nd.inv_cdf(1 - alpha)):
-        shifted = z0 + (z0 + z) / (1 - a * (z0 + z))
-        qs.append(100 * nd.cdf(shifted))
+    return ok, z0, a
+
+
+def _bca_quantile(z0: float, a: float, z: float) -> float:
+    """BCa's adjusted quantile Phi(z0 + (z0 + z) / (1 - a (z0 + z))) of the normal quantile z,
+    as a fraction in [0, 1], made non-decreasing in z.
+
+    With s = z0 + z the shift is s / (1 - a s), whose derivative 1 / (1 - a s)^2 is positive on
+    either side of the pole s = 1/a; but at the pole it jumps from +inf to -inf (a > 0) or from
+    -inf to +inf (a < 0), and past it (1 - a s <= 0, reached when |a| >= 1 / |z0 + z|) the
+    formula turns back, so a wider level could give a narrower interval. Past the pole we keep
+    the limit approached at it: Phi(+inf) = 1 where s > 0 (so a > 0), Phi(-inf) = 0 where s < 0.
+    The quantile then rises with z everywhere, and short of the pole it is the textbook value.
+    """
+    from statistics import NormalDist
+
+    s = z0 + z
+    den = 1 - a * s
+    if den <= 0:
+        return 1.0 if s > 0 else 0.0
+    return NormalDist().cdf(z0 + s / den)
+
+
+def _bca_bounds(ok: np.ndarray, z0: float, a: float, tail: float) -> tuple[float, float]:
+    """(low, high) of the BCa interval that leaves ``tail`` = (1 - level) / 2 out on each side:
+    the replicate percentiles at the adjusted quantiles of z_tail and z_(1 - tail)."""
+    from statistics import NormalDist
+
+    nd = NormalDist()
+    qs = [100 * _bca_quantile(z0, a, nd.inv_cdf(tail)),
+          100 * _bca_quantile(z0, a, nd.inv_cdf(1 - tail))]
     lo, hi = np.percentile(ok, qs)
+    return float(lo), float(hi)
+
+
+def _holds_zero(bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= 0.0 <= bounds[1]
+
+
+@dataclass(frozen=True)
+class _ZeroEdge:
+    """Where 0 leaves the BCa intervals of one set of replicates, as the tail t = (1 - level)/2
+    grows: the interval at tail ``inside`` holds 0, the one at ``outside`` (the next float up)
+    does not. ``inside`` None: no interval down to the floor tail holds 0; ``outside`` None:
+    every interval holds 0."""
+
+    inside: float | None
+    inside_bounds: tuple[float, float] | None
+    outside: float | None
+    outside_bounds: tuple[float, float] | None
+
+
+def _zero_edge(ok: np.ndarray, z0: float, a: float) -> _ZeroEdge:
+    """Bisection over floating-point tails in [1/(2(R+1)), 1/2] with ``_bca_bounds``, down to
+    two adjacent floats (about 60 steps when 0 lies among the replicates, 2 when it does not)."""
+    top = _bca_bounds(ok, z0, a, 0.5)  # level 0: the bias-corrected median, a single point
+    if _holds_zero(top):
+        return _ZeroEdge(0.5, top, None, None)
+    inside = 0.5 / (ok.size + 1)  # tail of the floor p = 1/(R+1)
+    inside_bounds = _bca_bounds(ok, z0, a, inside)
+    if not _holds_zero(inside_bounds):
+        return _ZeroEdge(None, None, inside, inside_bounds)
+    outside, outside_bounds = 0.5, top
+    while True:
+        mid = (inside + outside) / 2.0
+        if mid <= inside or mid >= outside:  # adjacent floats
+            return _ZeroEdge(inside, inside_bounds, outside, outside_bounds)
+        bounds = _bca_bounds(ok, z0, a, mid)
+        if _holds_zero(bounds):
+            inside, inside_bounds = mid, bounds
+        else:
+            outside, outside_bounds = mid, bounds
+
+
+def _nested_bounds(ok: np.ndarray, z0: float, a: float, tail: float, edge: _ZeroEdge
+                   ) -> tuple[float, float]:
+    """``_bca_bounds`` held to the nesting the intervals have in exact arithmetic, against the
+    two intervals on either side of 0's edge: a wider interval (tail <= inside) is widened to
+    cover the inside one, a narrower one (tail >= outside) is cut to the outside one's side of 0.
+
+    In exact arithmetic this changes nothing: the adjusted quantiles rise with z, so the
+    intervals nest. In floating point Phi(Phi^-1(t)) and np.percentile's interpolation are not
+    monotone to the last bit (a tail one float apart from another can give a percentile 1e-16
+    off, across 0 when a replicate sits exactly at 0), and only there does the clamp move a
+    bound. What it buys: whether the interval at a tail holds 0 is decided by the tail's side
+    of the edge, and nothing else, so ``bca_p_value`` can read it off exactly."""
+    lo, hi = _bca_bounds(ok, z0, a, tail)
+    if edge.inside is not None and tail <= edge.inside:
+        lo, hi = min(lo, edge.inside_bounds[0]), max(hi, edge.inside_bounds[1])
+    elif edge.outside is not None and tail >= edge.outside:
+        out_lo, out_hi = edge.outside_bounds
+        if out_lo > 0:
+            lo = max(lo, out_lo)
+        else:  # out_hi < 0
+            hi = min(hi, out_hi)
+    return lo, hi
+
+
+def bca_interval(replicates: np.ndarray, estimate: float, jackknife: list[np.ndarray] | None,
+                 level: float = DEFAULT_LEVEL) -> Interval:
+    """Bias-corrected and accelerated (BCa) bootstrap interval (Efron 1987).
+
+    AP under resampling is biased: a replicate holds fewer distinct activities, and muscles that
+    lose every positive drop out of its mean, so replicates sit above the estimate more often
+    than not and a plain percentile interval is shifted. BCa corrects for that bias (z0, from the
+    share of replicates below the estimate) and for skew (the acceleration a, from the jackknife
+    values). ``jackknife`` holds one array of leave-one-cluster-out values per independent
+    sample (one per split; two for an average of seen and unseen); None or too many clusters
+    gives a = 0 (bias-corrected percentile).
+
+    The interval runs between the replicate percentiles at Phi(z0 + (z0 + z) / (1 - a (z0 + z)))
+    for z = z_(alpha/2) and z_(1 - alpha/2), alpha = 1 - level. Where the acceleration is so
+    large that 1 - a (z0 + z) reaches 0, the quantile is held at 0 or 1 (``_bca_quantile``), so
+    intervals nest: a higher level never gives a narrower interval. Rounding is kept from
+    breaking that nesting where it matters, at 0 (``_nested_bounds``): the interval holds 0
+    exactly when ``bca_p_value`` >= 1 - level.
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    setup = _bca_setup(reps, estimate, jackknife)
+    if setup is None:
+        return Interval(float("nan"), float("nan"), float("nan"), int(reps.size), "bca")
+    ok, z0, a = setup
+    srt = np.sort(ok)  # percentiles do not depend on the order; sorted, each is quicker
+    lo, hi = _nested_bounds(srt, z0, a, (1.0 - level) / 2.0, _zero_edge(srt, z0, a))
     se = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
-    return Interval(float(lo), float(hi), se, int(reps.size - ok.size), "bca")
+    return Interval(lo, hi, se, int(reps.size - ok.size), "bca")
+
+
+def bca_p_value(replicates: np.ndarray, estimate: float,
+                jackknife: list[np.ndarray] | None) -> float:
+    """Two-sided p-value for 'no difference' read off the BCa interval itself: the largest
+    alpha for which the (1 - alpha) BCa interval of ``bca_interval`` still contains 0.
+
+    In words: 1 - p is the confidence level at which the BCa interval of the difference first
+    reaches 0, so the interval at level L contains 0 exactly when p >= 1 - L: p < 0.05 says
+    the 95% interval excludes 0, p >= 0.05 that it contains 0, and so at every level, never
+    one without the other. Arguments are those of ``bca_interval``.
+
+    Derivation. Let I(t) be the interval leaving t = alpha / 2 out on each side. Its ends are
+    replicate percentiles at adjusted quantiles that rise with z (``_bca_quantile``), and z_t
+    rises with t while z_(1-t) falls, so I(t) shrinks as t grows: 0 is in I(t) for every t up to
+    some t* and in none above it, and p = 2 t*. t* has no closed form that would round the way
+    the interval does, so it is found by bisection over floating-point tails with the interval's
+    own code, down to adjacent floats t_in < t_out with 0 in I(t_in) and not in I(t_out)
+    (``_zero_edge``). ``bca_interval`` holds its bounds to that edge (``_nested_bounds``), so
+    for a level L with tail t_L = (1 - L) / 2, 0 in I(t_L) <=> t_L <= t_in <=> p = 2 t_in >=
+    1 - L (halving and doubling are exact in binary floating point): by construction, not by
+    luck of rounding.
+
+    p is floored at 1/(R + 1), R the usable (non-NaN) replicates: R replicates cannot resolve
+    smaller tail probabilities. The floor lies below 1 - level whenever level < R / (R + 1)
+    (any level up to 0.99 with R >= 100), so it never contradicts the interval there. NaN when
+    no interval can be formed (no usable replicate, or a NaN estimate), like the interval.
+    """
+    setup = _bca_setup(replicates, estimate, jackknife)
+    if setup is None:
+        return float("nan")
+    ok, z0, a = setup
+    edge = _zero_edge(np.sort(ok), z0, a)
+    floor = 1.0 / (ok.size + 1)
+    return floor if edge.inside is None else max(2.0 * edge.inside, floor)
 
 
 def percentile_interval(replicates: np.ndarray, level: float = DEFAULT_LEVEL) -> Interval:
@@ -262,12 +406,3 @@ def percentile_interval(replicates: np.ndarray, level: float = DEFAULT_LEVEL) ->
     lo, hi = np.percentile(ok, [100 * alpha, 100 * (1 - alpha)])
     se = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
     return Interval(float(lo), float(hi), se, int(reps.size - ok.size))
-
-
-def paired_p_value(diff_replicates: np.ndarray, observed: float) -> float:
-    """Two-sided bootstrap p-value for 'no difference': the share of centred replicate
-    differences at least as extreme as the observed one, (1 + #{|d* - d| >= |d|}) / (R + 1)."""
-    d = np.asarray(diff_replicates, dtype=np.float64)
-    d = d[~np.isnan(d)]
-    extreme = np.sum(np.abs(d - observed) >= abs(observed) - 1e-15)
-    return float((1 + extreme) / (d.size + 1))

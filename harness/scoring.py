@@ -304,7 +304,9 @@ def compare_files(path_a, path_b, dataset=None, split=None, labels_dir=None, ci_
     """Paired bootstrap of the mAP difference a - b on every split both files score.
 
     Both files are scored with the same resampling weights (same seed, same labels), so each
-    replicate compares the two systems on the same resampled data.
+    replicate compares the two systems on the same resampled data. Each row's p-value is read
+    off its BCa interval (``bootstrap.bca_p_value``): p < 1 - level exactly when the interval
+    excludes 0.
     """
     cache: dict = {}
     kwargs = dict(dataset=dataset, split=split, labels_dir=labels_dir, ci_kinds=(ci_kind,),
@@ -328,10 +330,10 @@ def compare_files(path_a, path_b, dataset=None, split=None, labels_dir=None, ci_
         ja, jb = sa.jackknife.get(ci_kind), sb.jackknife.get(ci_kind)
         jacks[split] = None if ja is None or jb is None else ja - jb
         obs = sa.map - sb.map
+        jack = None if jacks[split] is None else [jacks[split]]
         rows.append(CompareRow(SHORT[split], sa.map, sb.map, obs,
-                               bs.bca_interval(d, obs, None if jacks[split] is None
-                                               else [jacks[split]], level),
-                               bs.paired_p_value(d, obs)))
+                               bs.bca_interval(d, obs, jack, level),
+                               bs.bca_p_value(d, obs, jack)))
     for name, (seen, unseen) in PAIRS.items():
         if seen in diffs and unseen in diffs:
             d = (diffs[seen] + diffs[unseen]) / 2
@@ -342,6 +344,6 @@ def compare_files(path_a, path_b, dataset=None, split=None, labels_dir=None, ci_
                     [(jacks[seen] + du) / 2, (ds + jacks[unseen]) / 2])
             rows.append(CompareRow(f"{name}_a", va, vb, va - vb,
                                    bs.bca_interval(d, va - vb, jack, level),
-                                   bs.paired_p_value(d, va - vb)))
+                                   bs.bca_p_value(d, va - vb, jack)))
     return CompareReport(a.dataset, a, b, rows, [s for s in a.splits if s not in b.splits],
                          [s for s in b.splits if s not in a.splits], ci_kind)

@@ -124,6 +124,30 @@ def test_compare_paired_bootstrap(tmp_path, store, cli):
     assert json.loads((tmp_path / "cmp.json").read_text())["kind"] == "compare"
 
 
+def test_compare_p_values_agree_with_the_intervals(tmp_path, store):
+    """Each row's p-value is read off its own BCa interval: p < 1 - level exactly when the
+    interval excludes 0 (the leaderboard's tie rule), for splits and val_a/test_a alike, and
+    the p-value does not depend on the level."""
+    good = _bundle(tmp_path, store, name="good.npz")
+    rng = np.random.default_rng(0)
+    outcomes = set()
+    for i, noise in enumerate((0.02, 0.05, 0.3)):  # tied rows and clearly worse ones
+        noisy = {k: v + rng.normal(0, noise, v.shape).astype(np.float32)
+                 for k, v in store.scores.items()}
+        other = _bundle(tmp_path, store, scores=noisy, name=f"noisy{i}.npz")
+        p_at = {}
+        for level in (0.95, 0.8):
+            cmp = compare_files(good, other, labels_dir=store.root, resamples=500, level=level)
+            for r in cmp.rows:
+                holds = r.interval.low <= 0 <= r.interval.high
+                assert (r.p_value >= 1 - level) == holds, (noise, level, r)
+                assert 1 / 501 <= r.p_value <= 1
+                outcomes.add((level, holds))
+            p_at[level] = [r.p_value for r in cmp.rows]
+        assert p_at[0.95] == p_at[0.8]
+    assert outcomes == {(0.95, True), (0.95, False), (0.8, True), (0.8, False)}
+
+
 def test_compare_refuses_files_with_no_common_split(tmp_path, store, cli):
     a = tmp_path / "a.npz"
     b = tmp_path / "b.npz"
