@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.errors import AmgeError, MissingExtra
 from amge_eval.harness.vocab import BASELINE_FAMILIES, did_you_mean, split_modalities
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -113,10 +113,10 @@ def get_baseline(name: str) -> BaselineSpec:
         return _REGISTRY[name]
     if _UNAVAILABLE:
         missing = sorted(set(_UNAVAILABLE.values()))
-        raise AmgeError(f"Unknown baseline {name!r}, or one of the models that need "
+        raise MissingExtra(f"Unknown baseline {name!r}, or one of the models that need "
                         f"{', '.join(missing)} (not installed: the model files "
                         f"{', '.join(sorted(_UNAVAILABLE))} were skipped). Install the "
                         f"baselines extra: {EXTRA_HINT}. Available now: "
-                        f"{', '.join(sorted(_REGISTRY))}.", code="E817")
+                        f"{', '.join(sorted(_REGISTRY))}.", code="E830")
     raise AmgeError(f"Unknown baseline {name!r}.{did_you_mean(name, _REGISTRY)} See `amge-eval "
                     f"baselines list`.", code="E800")

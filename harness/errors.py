@@ -38,6 +38,13 @@ class MissingData(AmgeError):
     exit_code = EXIT_MISSING
 
 
+class MissingExtra(AmgeError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it.
+
+    Also an ``ImportError``, so code that guards an optional feature with ``except ImportError``
+    keeps working."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding of prediction-file validation."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import zipfile
@@ -484,6 +485,107 @@ def _read_dir(path: Path, max_bytes: int, problems: list[Problem]) -> tuple[Pred
     return out, problems
 
 
+# --------------------------------------------------------------------------- in memory
+
+MEMORY_SOURCE = "<memory>"
+MEMORY_DIGEST_VERSION = "amge-predictions/v1"
+
+
+def _as_numpy(value) -> np.ndarray:
+    """An array-like as numpy. Tensors (anything with ``detach``) are detached and moved to the
+    CPU first, without importing torch here."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+        if getattr(value, "dtype", None) is not None and str(value.dtype) == "torch.bfloat16":
+            value = value.float()  # numpy has no bfloat16; float32 holds every bfloat16 exactly
+        return value.numpy()
+    return np.asarray(value)
+
+
+def _ids_from_memory(ids) -> np.ndarray:
+    """Sample ids as the 1-D string array a file stores. A list (or an object array) of ``str``
+    becomes a string array; anything else keeps its dtype, so ``check_ids`` reports it."""
+    arr = ids if isinstance(ids, np.ndarray) else np.asarray(list(ids) if not isinstance(ids, str)
+                                                            else ids)
+    if arr.size == 0 and arr.ndim == 1:
+        return np.zeros(0, dtype=str)
+    if arr.dtype.kind == "O" and all(isinstance(x, str) for x in arr.ravel().tolist()):
+        return arr.astype(str)
+    return arr
+
+
+def memory_digest(parts: list[Predictions]) -> str:
+    """sha256 of in-memory predictions, defined over what is scored, never over object identity.
+
+    The hashed text is ``amge-predictions/v1\n`` then, per split in sorted order::
+
+        split=<split>\n
+        sample_ids=<JSON list of the ids, in row order>\n
+        scores=<dtype, e.g. <f4>,<rows>x<cols>\n
+        <the scores' bytes, C order, little-endian>
+
+    ``scores`` are the validated array (float32 for float16/float32 input, float64 otherwise),
+    so the same numbers in the same row order always give the same digest on any machine.
+    """
+    h = hashlib.sha256(f"{MEMORY_DIGEST_VERSION}\n".encode())
+    for part in sorted(parts, key=lambda p: p.split or ""):
+        sc = np.ascontiguousarray(part.scores, dtype=part.scores.dtype.newbyteorder("<"))
+        h.update(f"split={part.split}\n".encode())
+        h.update(f"sample_ids={json.dumps(part.sample_ids.tolist(), ensure_ascii=False)}\n"
+                 .encode())
+        h.update(f"scores={sc.dtype.str},{sc.shape[0]}x{sc.shape[1]}\n".encode())
+        h.update(sc.tobytes())
+    return h.hexdigest()
+
+
+def predictions_from_arrays(parts, dataset: str | None = None
+                            ) -> tuple[PredictionFile | None, list[Problem]]:
+    """In-memory predictions as the ``PredictionFile`` a multi-split ``.npz`` of the same arrays
+    reads as: ``parts`` maps split -> (sample_ids, scores), scores (N, 20) in label order.
+
+    The arrays go through the file checks themselves (``check_ids``, ``check_scores``, the length
+    check), so a problem gets the code it gets in a file. ``dataset`` is stored on every part, as
+    a file's ``dataset`` key is. The result has path ``<memory>``, format ``memory`` and the sha256
+    of ``memory_digest``. Returns (file, problems), as ``read_predictions`` does.
+    """
+    source = MEMORY_SOURCE
+    problems: list[Problem] = []
+    out: list[Predictions] = []
+    if not parts:
+        problems.append(Problem("E200", "Expected at least one split -> (sample_ids, scores), but "
+                                        "got none", source))
+    identity = list(range(NUM_MUSCLES))
+    for split in sorted(parts, key=str):  # a multi-split file's parts come in this order too
+        sub = f"{source}[{split}]"
+        if not isinstance(split, str) or split not in SPLITS:
+            problems.append(Problem("E202", f"{split!r} is not a split name"
+                                            f"{did_you_mean(str(split), list(SPLITS))} Splits: "
+                                            f"{', '.join(SPLITS)}", source))
+            continue
+        value = parts[split]
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            problems.append(Problem("E200", f"Expected (sample_ids, scores) for {split}, but got "
+                                            f"{type(value).__name__}", sub))
+            continue
+        ids, scores = value
+        try:
+            ids = _ids_from_memory(ids)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            problems.append(Problem("E303", f"sample_ids cannot be read as an array ({exc})", sub))
+            ids = None
+        try:
+            scores = _as_numpy(scores)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            problems.append(Problem("E300", f"scores cannot be read as an array ({exc})", sub))
+            scores = None
+        if ids is None or scores is None:
+            continue
+        part = _make_part(ids, scores, split, dataset, sub, problems, identity)
+        if part:
+            out.append(part)
+    return PredictionFile(Path(source), memory_digest(out), "memory", out), problems
+
+
 def check_against_labels(part: Predictions, label_ids: list[str], split: str,
                          problems: list[Problem]) -> np.ndarray | None:
     """Match file rows to label rows. Returns ``order`` with scores[order] aligned to the labels.
@@ -538,7 +640,7 @@ def write_predictions(path: str | os.PathLike, sample_ids, scores, dataset: str 
     ids = np.asarray(list(sample_ids), dtype=str)
     sc = np.asarray(scores)
     if sc.ndim != 2 or sc.shape != (len(ids), NUM_MUSCLES):
-        raise ValueError(f"Expected scores of shape ({len(ids)}, {NUM_MUSCLES}), got {sc.shape}")
+        raise ValueError(f"Expected scores of shape ({len(ids)}, {NUM_MUSCLES}), but got {sc.shape}")
     arrays = {"sample_ids": ids, "scores": sc, "muscles": np.array(MUSCLE_IDS)}
     if dataset:
         arrays["dataset"] = np.array(dataset)

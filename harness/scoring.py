@@ -3,6 +3,11 @@
 One call per CLI command: ``validate_file``, ``score_file``, ``compare_files``. Each reads the
 prediction file(s) read-only, collects every problem before raising ``ValidationFailed``, and
 writes nothing (result records are written by ``harness.records`` on request).
+
+``score_arrays`` scores in-memory predictions (the Python API's ``amge_eval.score``). Reading is
+the only step that differs: the arrays become the ``PredictionFile`` a file of them would read
+as, and from there ``score_file`` and ``score_arrays`` run one function (``_score_read``), so
+the two give the same problems and the same numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from .errors import AmgeError, MissingData, Problem, ValidationFailed
 from .labels import LabelSet, read_labels, resolve_labels_dir
 from .metric import masked_map
 from .muscles import REGIONS, region_columns
-from .predictions import PredictionFile, Predictions, check_against_labels, read_predictions
+from .predictions import (
+    MEMORY_SOURCE,
+    PredictionFile,
+    Predictions,
+    check_against_labels,
+    predictions_from_arrays,
+    read_predictions,
+)
 from .vocab import EVAL_SPLITS, PAIRS, SHORT, SPLITS
 
 
@@ -85,8 +97,10 @@ def _resolve_dataset(pf: PredictionFile | None, dataset: str | None, problems: l
     if len(named) == 1:
         return named[0]
     if pf is not None and pf.parts and not named:  # no parts: the file's own problems say why
-        problems.append(Problem("E406", "the file names no dataset; pass --dataset or store a "
-                                        "'dataset' key", source))
+        problems.append(Problem("E406", "the predictions name no dataset; pass dataset=..."
+                                if pf.format == "memory" else
+                                "the file names no dataset; pass --dataset or store a "
+                                "'dataset' key", source))
     return None
 
 
@@ -119,8 +133,15 @@ def _load(path, dataset, split, labels_dir, max_bytes, need_labels: bool
           ) -> tuple[PredictionFile | None, str | None, list[_Resolved], list[Problem], list[str]]:
     """Read, validate, and match to labels. Returns (file, dataset, resolved parts, problems,
     skipped-notes). With ``need_labels`` False, splits without labels are noted, not fatal."""
-    source = str(path)
     pf, problems = read_predictions(path, max_bytes=max_bytes)
+    return _match(pf, problems, str(path), dataset, split, labels_dir, need_labels)
+
+
+def _match(pf: PredictionFile | None, problems: list[Problem], source: str, dataset, split,
+           labels_dir, need_labels: bool
+           ) -> tuple[PredictionFile | None, str | None, list[_Resolved], list[Problem], list[str]]:
+    """Validate what was read (a file or in-memory arrays) and match it to the labels; adds to
+    ``problems``. Returns what ``_load`` returns."""
     ds = _resolve_dataset(pf, dataset, problems, source)
     resolved: list[_Resolved] = []
     skipped: list[str] = []
@@ -259,15 +280,35 @@ def score_file(path, dataset=None, split=None, labels_dir=None, ci_kinds=("activ
                max_bytes=None, _weights_cache=None) -> ScoreReport:
     """Validate and score a prediction file (or directory) against the label store."""
     ci_kinds = _check_ci(ci_kinds, resamples, level)
-    pf, ds, resolved, problems, _ = _load(path, dataset, split, labels_dir, max_bytes,
-                                          need_labels=True)
+    pf, problems = read_predictions(path, max_bytes=max_bytes)
+    return _score_read(pf, problems, str(path), dataset, split, labels_dir, ci_kinds, resamples,
+                       seed, level, _weights_cache)
+
+
+def score_arrays(parts, dataset=None, split=None, labels_dir=None, ci_kinds=("activity",),
+                 resamples=bs.DEFAULT_RESAMPLES, seed=bs.DEFAULT_SEED, level=bs.DEFAULT_LEVEL
+                 ) -> ScoreReport:
+    """Validate and score in-memory predictions: ``parts`` maps split -> (sample_ids, scores),
+    scores (N, 20) in label order. Same checks, codes and numbers as ``score_file`` on a file of
+    the same arrays; the report's predictions are ``<memory>`` with ``memory_digest``'s sha256."""
+    ci_kinds = _check_ci(ci_kinds, resamples, level)
+    pf, problems = predictions_from_arrays(parts, dataset)
+    return _score_read(pf, problems, MEMORY_SOURCE, dataset, split, labels_dir, ci_kinds,
+                       resamples, seed, level, None)
+
+
+def _score_read(pf: PredictionFile | None, problems: list[Problem], source: str, dataset, split,
+                labels_dir, ci_kinds, resamples, seed, level, weights_cache) -> ScoreReport:
+    """Score what was read, whether from a file or from memory: match to labels, raise every
+    problem at once, then the mAP, intervals and summaries of each split."""
+    pf, ds, resolved, problems, _ = _match(pf, problems, source, dataset, split, labels_dir,
+                                           need_labels=True)
     if problems:
-        raise ValidationFailed(problems, str(path))
+        raise ValidationFailed(problems, source)
     if not resolved:
-        raise ValidationFailed([Problem("E405", "no evaluation split to score", str(path))],
-                               str(path))
+        raise ValidationFailed([Problem("E405", "no evaluation split to score", source)], source)
     root = resolve_labels_dir(labels_dir)
-    cache = {} if _weights_cache is None else _weights_cache
+    cache = {} if weights_cache is None else weights_cache
     splits = {}
     for r in sorted(resolved, key=lambda x: SPLITS.index(x.part.split)):
         sr = _split_result(r, ci_kinds, resamples, seed, level, cache)
