@@ -452,7 +452,7 @@ def baselines_list():
     if skipped:
         out.print(f"Not listed: the model files {', '.join(sorted(skipped))} need "
                   f"{', '.join(sorted(set(skipped.values())))}, which is not installed "
-                  f"({EXTRA_HINT}).")
+                  f"({EXTRA_HINT}).", markup=False)
 
 
 @app.command("run-baseline")

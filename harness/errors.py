@@ -1,7 +1,12 @@
-"""Errors a user can cause, with stable codes, and the problem catalogue of file validation.
+"""Errors a user can cause, with stable codes: the one catalogue of every code the project uses.
 
 Library code raises these; only the CLI turns them into a one-line message and an exit status.
-Exit statuses (documented in docs/cli.md):
+``PROBLEM_CODES`` are the findings of prediction-file validation (E1xx-E4xx, reported all at
+once); ``OTHER_CODES`` everything else (E5xx labels, E6xx scoring options, E7xx media, E8xx
+baselines, E9xx leaderboard). docs/formats.md lists every code, and tests check that the
+catalogue, the docs and the codes raised anywhere in the source agree.
+
+Exit statuses (docs/formats.md, "Exit statuses"):
 
 - 0: success
 - 1: invalid input (a prediction file, label file, config or argument value is wrong)
@@ -103,3 +108,67 @@ PROBLEM_CODES: dict[str, str] = {
     "E405": "empty split",
     "E406": "dataset or split unknown or not given",
 }
+
+
+# Every other code, by layer.
+OTHER_CODES: dict[str, str] = {
+    # labels and dataset cards
+    "E500": "dataset card unreadable or malformed",
+    "E501": "label file or label set malformed",
+    "E502": "the label store already holds different labels for the split",
+    "E503": "labels absent from the store",
+    "E504": "official release pickle unusable",
+    "E505": "import option invalid (--activity-from, --rewrite)",
+    # scoring options and outputs
+    "E600": "interval settings invalid (--ci, --resamples, --level)",
+    "E601": "output path unusable (--json)",
+    # media: skeletons, videos, AlphaPose, the embedded benchmark
+    "E700": "unknown skeleton layout",
+    "E701": "no skeleton for a sample",
+    "E702": "skeleton file unreadable",
+    "E710": "video undecodable",
+    "E711": "video missing",
+    "E720": "AlphaPose file unreadable or not AlphaPose JSON",
+    "E721": "AlphaPose file or option invalid",
+    "E722": "AlphaPose folder or file missing",
+    "E723": "frame rate or image size invalid",
+    "E724": "skeleton file exists (pass --replace)",
+    "E725": "sample-to-file mapping unreadable",
+    "E730": "loader settings invalid",
+    "E731": "normalisation needs the image size",
+    "E740": "embedded benchmark settings invalid",
+    "E741": "a different embedded benchmark is already there (pass --overwrite)",
+    "E742": "embedded benchmark not generated",
+    # baselines
+    "E800": "unknown baseline",
+    "E801": "config file missing, unreadable or not TOML",
+    "E802": "--set override malformed",
+    "E803": "config table invalid (unknown key, wrong type or value)",
+    "E810": "checkpoint belongs to another run",
+    "E811": "weights file unusable",
+    "E812": "output folder unusable (--out)",
+    "E813": "embedded benchmark missing or without the media a baseline needs",
+    "E814": "device unavailable (--device)",
+    "E815": "no loader for the baseline's inputs",
+    "E816": "samples unreadable during prediction (pass --skip-bad)",
+    "E820": "model setting out of range",
+    "E821": "model input of the wrong shape",
+    "E830": "optional dependency not installed (the message names the extra)",
+    # leaderboard
+    "E900": "entry file unreadable or not TOML",
+    "E901": "unknown key in an entry file",
+    "E902": "required key missing",
+    "E903": "value of the wrong type or out of range",
+    "E904": "status does not fit the entry's content",
+    "E905": "unsupported entry_version",
+    "E906": "entry name unusable",
+    "E907": "entry already exists",
+    "E908": "link is not an http(s) URL",
+    "E909": "stored result record or prediction files inconsistent",
+    "E910": "run record invalid",
+    "E911": "dataset name invalid or not the entry's folder",
+    "E912": "submission input unusable",
+    "E913": "output folder is not a leaderboard site",
+    "E914": "submission lacks the test splits",
+}
+

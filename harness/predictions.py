@@ -17,6 +17,7 @@ Files are opened read-only, npz members with ``allow_pickle=False``, and the dec
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os

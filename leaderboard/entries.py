@@ -40,26 +40,6 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
              *(f"lpt{i}" for i in range(10))}
 _CODES = {"unknown": "E901", "missing": "E902", "type": "E903", "value": "E903"}
 
-# Leaderboard error codes (docs/formats.md lists them with every other code).
-CODES: dict[str, str] = {
-    "E900": "entry file unreadable or not TOML",
-    "E901": "unknown key in an entry file",
-    "E902": "required key missing",
-    "E903": "value of the wrong type or out of range",
-    "E904": "status does not fit the entry's content",
-    "E905": "unsupported entry_version",
-    "E906": "entry name unusable",
-    "E907": "entry already exists",
-    "E908": "link is not an http(s) URL",
-    "E909": "stored result record or prediction files inconsistent",
-    "E910": "run record invalid",
-    "E911": "dataset name invalid or not the entry's folder",
-    "E912": "submission input unusable",
-    "E913": "output folder is not a leaderboard site",
-    "E914": "submission lacks the test splits",
-}
-
-
 class EntryInvalid(ValidationFailed):
     """An entry (or a submission's metadata) failed validation; lists every problem at once."""
 

@@ -8,6 +8,7 @@ are never tested.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def update_ties(submissions_dir: str | os.PathLike, dataset: str,
                             dataset=dataset, labels_dir=labels_dir, ci_kind="activity",
                             resamples=resamples, seed=seed)
         row = next((r for r in cmp.rows if r.key == RANK_KEY), None)
-        if row is not None:
+        if row is not None and not math.isnan(row.p_value):
             low, high = 100 * row.interval.low, 100 * row.interval.high
             out.entries[e.slug] = TieResult(
                 sha256=e.prediction_sha256, label_fingerprints=e.record.label_fingerprints,

@@ -167,29 +167,30 @@ def environment(packages: tuple[str, ...] = PACKAGES) -> Environment:
                        machine=cpu_model(), packages=found)
 
 
-def field_paths(cls, prefix: str = "") -> list[str]:
+# How docs/formats.md names the keys of a table-valued field ("splits.<split>.map").
+KEY_NAMES = {"splits": "<split>", "intervals": "<kind>", "summary": "<key>",
+             "entries": "<entry>", "skipped_samples": "<split>"}
+
+
+def field_paths(cls, prefix: str = "", stop: tuple[type, ...] = ()) -> list[str]:
     """Every field of a record type as a dotted path, nested ones included: ``splits.<split>.map``,
-    ``splits.<split>.per_muscle[].ap``. docs/formats.md documents each (a test checks)."""
+    ``splits.<split>.per_muscle[].ap``; parts whose type is in ``stop`` are not descended into.
+    docs/formats.md documents each (a test checks)."""
     out = []
-    info = msgspec.inspect.type_info(cls)
-    for f in info.fields:
+    for f in msgspec.inspect.type_info(cls).fields:
         path = f"{prefix}{f.encode_name}"
         out.append(path)
-        out += _nested(f.type, path)
+        out += _nested(f.type, path, f.encode_name, stop)
     return out
 
 
-def _nested(t, path: str) -> list[str]:
+def _nested(t, path: str, name: str, stop: tuple[type, ...]) -> list[str]:
     if isinstance(t, msgspec.inspect.StructType):
-        return field_paths(t.cls, path + ".")
+        return [] if t.cls in stop else field_paths(t.cls, path + ".", stop)
     if isinstance(t, msgspec.inspect.UnionType):
-        return [p for arg in t.types for p in _nested(arg, path)]
-    if isinstance(t, msgspec.inspect.DictType) and isinstance(t.value_type, (
-            msgspec.inspect.StructType, msgspec.inspect.UnionType)):
-        return _nested(t.value_type, path + ".<key>")
-    if isinstance(t, (msgspec.inspect.ListType, msgspec.inspect.TupleType,
-                      msgspec.inspect.VarTupleType)):
-        item = getattr(t, "item_type", None)
-        if item is not None:
-            return _nested(item, path + "[]")
+        return [p for arg in t.types for p in _nested(arg, path, name, stop)]
+    if isinstance(t, msgspec.inspect.DictType):
+        return _nested(t.value_type, f"{path}.{KEY_NAMES.get(name, '<key>')}", name, stop)
+    if isinstance(t, (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)):
+        return _nested(t.item_type, path + "[]", name, stop)
     return []

@@ -27,7 +27,7 @@ from ..vocab import EVAL_SPLITS, SUMMARY_KEYS
 from .base import Count, Environment, Percent, Record, Sha256, SignedPercent, environment
 
 SCHEMA_VERSION = "2.0"
-SCORER_VERSION = "1.0.0"
+SCORER_VERSION = "1.1.0"  # 1.1.0: compare's p-value is read off the BCa interval itself
 PROTOCOL = "musclemap-masked-map/v1"
 PROTOCOL_TEXT = ("masked mAP as PySlowFast get_map: per split, drop muscles with no positive, "
                  "scikit-learn step AP per muscle, unweighted mean; val_a/test_a = mean of seen "
@@ -37,8 +37,8 @@ CI_METHOD = ("bca (bias-corrected and accelerated percentile; jackknife over the
 RESAMPLING = {"activity": "activities drawn with replacement (label vectors where activities are "
                           "unknown)",
               "sample": "samples drawn with replacement"}
-P_VALUE = ("two-sided, from the BCa interval inverted: the largest alpha whose (1 - alpha) "
-           "interval of the difference contains 0")
+P_VALUE = ("two-sided, from the BCa interval: the largest alpha whose (1 - alpha) interval "
+           "contains 0, floored at 1/(R + 1); p < 1 - level exactly when the interval excludes 0")
 
 
 class IntervalRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -175,7 +175,7 @@ class DifferenceRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     b: SignedPercent | None
     diff: SignedPercent | None  # a - b, %
     interval: IntervalRecord  # paired bootstrap interval of a - b
-    p_value: float  # two-sided, see ci.p_value
+    p_value: float | None  # two-sided, see ci.p_value; null when no interval can be formed
 
 
 class CompareRecord(Record, kw_only=True, forbid_unknown_fields=True):
@@ -212,7 +212,8 @@ class CompareRecord(Record, kw_only=True, forbid_unknown_fields=True):
             b=CompareSide(predictions=b.predictions, summary=b.summary),
             differences=[DifferenceRecord(key=r.key, a=pct(r.a), b=pct(r.b), diff=pct(r.diff),
                                           interval=interval_record(r.interval),
-                                          p_value=r.p_value) for r in cmp.rows],
+                                          p_value=None if math.isnan(r.p_value) else r.p_value)
+                         for r in cmp.rows],
             only_in_a=list(cmp.only_in_a), only_in_b=list(cmp.only_in_b),
             environment=a.environment)
 
