@@ -41,7 +41,6 @@ class SplitResult:
     cluster_kind: str  # "activity" or "label-vector" (what the activity bootstrap resamples)
     n_clusters: int
     label_fingerprint: str
-    label_path: str
     source: str  # which file (and split key) the scores came from
     map: float  # fraction in [0, 1]
     ap: np.ndarray  # (20,) fraction, NaN where unscored
@@ -229,7 +228,7 @@ def _split_result(r: _Resolved, ci_kinds, resamples, seed, level, weights_cache)
     clusters, names, kind = labels.clusters()
     out = SplitResult(
         split=labels.split, n_samples=len(labels), cluster_kind=kind, n_clusters=len(names),
-        label_fingerprint=labels.fingerprint, label_path="", source=r.part.source,
+        label_fingerprint=labels.fingerprint, source=r.part.source,
         map=res.map, ap=res.ap, n_pos=res.n_pos, scored=res.scored,
         regions=_regions(res.ap, res.scored))
     for ci in ci_kinds:
@@ -312,7 +311,6 @@ def _score_read(pf: PredictionFile | None, problems: list[Problem], source: str,
     splits = {}
     for r in sorted(resolved, key=lambda x: SPLITS.index(x.part.split)):
         sr = _split_result(r, ci_kinds, resamples, seed, level, cache)
-        sr.label_path = str(root / ds / f"{sr.split}.csv")
         splits[sr.split] = sr
     return ScoreReport(ds, get_card(ds, root), pf, splits, _summaries(splits, ci_kinds, level),
                        ci_kinds, resamples, seed, level, _notes(pf))

@@ -565,3 +565,19 @@ def test_raw_stream_without_timestamps_or_duration(tmp_path):
     assert [frame_number(f) for f in clip.frames] == want
     loop = decode_at(path, [1.0, 40 / rate + 0.12], short_clip="loop")
     assert [frame_number(f) for f in loop.frames] == [nearest(ref, 1.0), nearest(ref, 0.12)]
+
+
+def test_the_baselines_inputs_reach_the_video_loader(media, tmp_path):
+    # A baseline registered for RGB and RGB-difference gets both (6 channels) without any [data]
+    # key; one that says otherwise in [data] is refused rather than silently given RGB only.
+    from amge_eval.baselines.inputs import build_dataset
+
+    labels, root = _dataset_dir(tmp_path, media, ["h264"])
+    both = build_dataset("rgb+rgb_diff", labels, root, dict(SMALL), train=False, seed=0)
+    assert both[0][0].shape == (6, 6, 32, 32) and both.settings()["modality"] == "rgb+rgb_diff"
+    rgb = build_dataset("rgb", labels, root, dict(SMALL), train=False, seed=0)
+    assert rgb[0][0].shape == (3, 6, 32, 32)
+    with pytest.raises(AmgeError, match="registered for 'rgb\\+rgb_diff'") as err:
+        build_dataset("rgb+rgb_diff", labels, root, {**SMALL, "modality": "rgb"}, train=False,
+                      seed=0)
+    assert err.value.code == "E803"
