@@ -629,7 +629,25 @@ def leaderboard_validate(
     out = _out()
     out.print(f"OK: {len(res.entries)} entries valid")
     for p in res.leftovers:
-        out.print(f"[yellow]Leftover of a killed submit:[/yellow] {p}")
+        out.print(f"Leftover of a killed write (harmless; `amge-eval leaderboard doctor` removes "
+                  f"it): {p}", markup=False)
+
+
+@leaderboard_app.command("doctor")
+def leaderboard_doctor(submissions: SubmissionsDir = Path("submissions")):
+    """Finish interrupted writes, remove leftovers of killed ones, and validate the store."""
+    from amge_eval.leaderboard.store import doctor
+
+    rep = doctor(submissions)
+    out = _out()
+    for name in rep.finished:
+        out.print(f"Finished the interrupted write {name}", markup=False)
+    for name in rep.removed:
+        out.print(f"Removed the leftover {name}", markup=False)
+    for name in rep.live:
+        out.print(f"Left alone (a write in progress): {name}", markup=False)
+    out.print(f"OK: {len(rep.check.entries)} entries valid"
+              + ("" if rep.finished or rep.removed else "; nothing to repair"))
 
 
 @leaderboard_app.command("seed")

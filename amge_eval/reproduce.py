@@ -39,6 +39,7 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
               progress: Progress = NULL_PROGRESS) -> ReproduceResult:
     """Run the loop; every step is the library call behind one CLI command."""
     from amge_eval.baselines.runner import RunOptions, run_baseline
+    from amge_eval.harness.fileio import make_dirs
     from amge_eval.harness.labels import resolve_labels_dir
     from amge_eval.harness.synth.generate import generate_benchmark, read_manifest
     from amge_eval.leaderboard.site import build_site
@@ -47,8 +48,7 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     out = ReproduceResult()
     labels_dir = resolve_labels_dir(labels_dir)
     target = Path(committed) if update_committed else Path(store or Path(runs_dir) / "submissions")
-    target.mkdir(parents=True, exist_ok=True)
-    out.store = target
+    out.store = make_dirs(target)
     t0 = time.perf_counter()
     if read_manifest(data_root) is None or not (labels_dir / "synth" / "train.csv").is_file():
         progress.note("Generating the embedded benchmark")

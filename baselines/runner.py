@@ -30,6 +30,7 @@ import msgspec
 import numpy as np
 import tomli_w
 
+from amge_eval.harness.bootstrap import check_seed
 from amge_eval.harness.datasets import get_card
 from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.fileio import amge_home, default_data_root, write_text_atomic
@@ -111,9 +112,13 @@ def _command() -> list[str] | None:
 
 
 def _prepare_out(out: Path) -> None:
-    """Refuse to mix a new run into a folder holding something else."""
+    """Refuse, before any work, a folder that holds something else or cannot be written."""
     if out.exists() and not out.is_dir():
         raise AmgeError(f"--out {out} is a file; give a folder", code="E812")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise AmgeError(f"--out {out}: cannot write under {existing}; choose a folder you can "
+                        f"write to", code="E601")
     if out.is_dir():
         foreign = [p.name for p in out.iterdir()
                    if p.name not in ("run.json", "config.toml", "predictions", "scores.json")]
@@ -188,6 +193,7 @@ def _config_toml(cfg: RunConfig) -> str:
 
 def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunResult:
     t_start = time.perf_counter()
+    check_seed(opts.seed)
     spec = get_baseline(opts.baseline)
     if not spec.config_path.is_file():
         raise AmgeError(f"Baseline {spec.name} has no config file {spec.config_path}", code="E801")

@@ -33,9 +33,51 @@ import numpy as np
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 0
 DEFAULT_LEVEL = 0.95
+# Bounds on what a flag can ask for. A seed is anything numpy's and torch's seeding take alike;
+# the weights of one split's replicates are an (R, clusters) int32 array: at most 1 GiB.
+MAX_SEED = 2**32 - 1
+MAX_RESAMPLES = 1_000_000
+MAX_WEIGHT_CELLS = 2**28
 CI_KINDS = ("activity", "sample")
 _CHUNK = 1000  # replicates per block of weight draws (fixed: the draws depend on it)
 _BLOCK_CELLS = 500_000  # replicates x thresholds per block of AP arithmetic (2 MB float32: in cache)
+
+
+def check_seed(seed: object, what: str = "--seed") -> int:
+    """A seed every generator of the project takes: an integer in [0, 2^32 - 1] (E600)."""
+    from .errors import AmgeError
+
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) \
+            or not 0 <= int(seed) <= MAX_SEED:
+        raise AmgeError(f"{what} must be an integer from 0 to {MAX_SEED}, got {seed!r}",
+                        code="E600")
+    return int(seed)
+
+
+def check_resamples(resamples: object, level: float, what: str = "--resamples") -> int:
+    """Resamples for a ``level`` interval: at least 100, and enough that the interval's tails hold
+    a replicate (R + 1 > 1 / (1 - level)); at most MAX_RESAMPLES (E600)."""
+    from .errors import AmgeError
+
+    if isinstance(resamples, bool) or not isinstance(resamples, int | np.integer):
+        raise AmgeError(f"{what} must be an integer, got {resamples!r}", code="E600")
+    need = max(100, int(np.floor(1 / (1 - level))))
+    if not need <= resamples <= MAX_RESAMPLES:
+        raise AmgeError(f"{what} must be from {need} (for a {level:.3g} interval) to "
+                        f"{MAX_RESAMPLES:,}, got {resamples}", code="E600")
+    return int(resamples)
+
+
+def check_weight_memory(n_resamples: int, n_clusters: int, split: str, kind: str) -> None:
+    """Refuse (E600) a resampling whose weights alone would exceed MAX_WEIGHT_CELLS (1 GiB)."""
+    from .errors import AmgeError
+
+    if n_resamples * n_clusters > MAX_WEIGHT_CELLS:
+        gib = n_resamples * n_clusters * 4 / 2**30
+        raise AmgeError(f"{n_resamples:,} resamples of {split} by {kind} ({n_clusters:,} units) "
+                        f"would need {gib:.1f} GiB for their weights alone; lower --resamples "
+                        f"(at most {MAX_WEIGHT_CELLS // n_clusters:,} here) or use --ci activity",
+                        code="E600")
 
 
 def split_rng(seed: int, split: str) -> np.random.Generator:

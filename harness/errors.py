@@ -120,8 +120,8 @@ OTHER_CODES: dict[str, str] = {
     "E504": "official release pickle unusable",
     "E505": "import option invalid (--activity-from, --rewrite)",
     # scoring options and outputs
-    "E600": "interval settings invalid (--ci, --resamples, --level)",
-    "E601": "output path unusable (--json)",
+    "E600": "interval or seed settings invalid (--ci, --resamples, --level, --seed)",
+    "E601": "output path unusable (cannot create or write the file or folder)",
     # media: skeletons, videos, AlphaPose, the embedded benchmark
     "E700": "unknown skeleton layout",
     "E701": "no skeleton for a sample",
@@ -170,5 +170,6 @@ OTHER_CODES: dict[str, str] = {
     "E912": "submission input unusable",
     "E913": "output folder is not a leaderboard site",
     "E914": "submission lacks the test splits",
+    "E915": "the store holds an interrupted write (run `amge-eval leaderboard doctor`)",
 }
 

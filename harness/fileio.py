@@ -31,11 +31,15 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
     The bytes go to a temporary file in the same folder, are flushed to disk, and the temporary
     file is renamed over the target; a crash leaves at most a stray ``.tmp-*`` file, never a
-    half-written target.
+    half-written target. A path that cannot be written (no permission, a file where a folder
+    should be, a full disk) raises AmgeError E601 naming it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     try:
         # mkstemp makes the file private (0600); give it the permissions a plain open() would
         umask = os.umask(0)
@@ -46,13 +50,32 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _unwritable(path, exc) from exc
         raise
     return path
+
+
+def make_dirs(path: str | os.PathLike) -> Path:
+    """``mkdir -p``; a folder that cannot be made raises AmgeError E601 naming it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    return path
+
+
+def _unwritable(path: Path, exc: OSError):
+    from .errors import AmgeError
+
+    return AmgeError(f"Cannot write {path}: {exc.strerror or exc}; choose a folder you can write "
+                     f"to", code="E601")
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -207,17 +207,17 @@ def _regions(ap: np.ndarray, scored: np.ndarray) -> dict[str, float | None]:
     return {r: out[r] for r in REGIONS}
 
 
-def _check_ci(ci_kinds, resamples, level) -> tuple[str, ...]:
+def _check_ci(ci_kinds, resamples, level, seed=bs.DEFAULT_SEED) -> tuple[str, ...]:
     kinds = tuple(ci_kinds)
     bad = [k for k in kinds if k not in bs.CI_KINDS]
     if bad:
         raise AmgeError(f"Unknown interval kind {bad[0]!r}; choose from {', '.join(bs.CI_KINDS)}",
                         code="E600")
-    if kinds and resamples < 100:
-        raise AmgeError(f"--resamples must be at least 100 for a 95% interval, got {resamples}",
-                        code="E600")
-    if not 0.5 <= level < 1:
-        raise AmgeError(f"--level must be in [0.5, 1), got {level}", code="E600")
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0.5 <= level < 1:
+        raise AmgeError(f"--level must be in [0.5, 1), got {level!r}", code="E600")
+    if kinds:
+        bs.check_resamples(resamples, level)
+    bs.check_seed(seed)
     return kinds
 
 
@@ -236,6 +236,7 @@ def _split_result(r: _Resolved, ci_kinds, resamples, seed, level, weights_cache)
         if key not in weights_cache:
             rng = bs.split_rng(seed, f"{labels.split}/{ci}")
             n_cl = len(names) if ci == "activity" else len(labels)
+            bs.check_weight_memory(resamples, n_cl, labels.split, ci)
             weights_cache[key] = bs.draw_weights(rng, n_cl, resamples)
         cl = clusters if ci == "activity" else np.arange(len(labels))
         reps = bs.replicate_maps(scores, labels.labels, cl, weights_cache[key])
@@ -278,7 +279,7 @@ def score_file(path, dataset=None, split=None, labels_dir=None, ci_kinds=("activ
                resamples=bs.DEFAULT_RESAMPLES, seed=bs.DEFAULT_SEED, level=bs.DEFAULT_LEVEL,
                max_bytes=None, _weights_cache=None) -> ScoreReport:
     """Validate and score a prediction file (or directory) against the label store."""
-    ci_kinds = _check_ci(ci_kinds, resamples, level)
+    ci_kinds = _check_ci(ci_kinds, resamples, level, seed)
     pf, problems = read_predictions(path, max_bytes=max_bytes)
     return _score_read(pf, problems, str(path), dataset, split, labels_dir, ci_kinds, resamples,
                        seed, level, _weights_cache)
@@ -290,7 +291,7 @@ def score_arrays(parts, dataset=None, split=None, labels_dir=None, ci_kinds=("ac
     """Validate and score in-memory predictions: ``parts`` maps split -> (sample_ids, scores),
     scores (N, 20) in label order. Same checks, codes and numbers as ``score_file`` on a file of
     the same arrays; the report's predictions are ``<memory>`` with ``memory_digest``'s sha256."""
-    ci_kinds = _check_ci(ci_kinds, resamples, level)
+    ci_kinds = _check_ci(ci_kinds, resamples, level, seed)
     pf, problems = predictions_from_arrays(parts, dataset)
     return _score_read(pf, problems, MEMORY_SOURCE, dataset, split, labels_dir, ci_kinds,
                        resamples, seed, level, None)

@@ -215,12 +215,12 @@ def _read_record(cls, path: Path, problems: list[Problem]):
 
 
 def load_entry(folder: str | os.PathLike, verify_hashes: bool = False,
-               slug: str | None = None) -> Entry:
+               slug: str | None = None, dataset: str | None = None) -> Entry:
     """Read and validate one entry folder. ``verify_hashes`` re-hashes the prediction files and
     checks them against the score record (slow for big files; the site build skips it).
-    ``slug`` reads a folder under another name as the entry it will become (submit's build)."""
+    ``slug`` and ``dataset`` read a staged folder as the entry it will become (submit)."""
     folder = Path(folder)
-    dataset, slug = folder.parent.name, slug or folder.name
+    dataset, slug = dataset or folder.parent.name, slug or folder.name
     check_dataset_name(dataset)
     if not _SLUG_RE.match(slug):
         raise EntryInvalid([Problem("E906", f"entry folder {slug!r} is not a safe name (lower-case "

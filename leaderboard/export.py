@@ -50,8 +50,23 @@ def board_frame(boards: list[Board]) -> pd.DataFrame:
         *SUMMARY_KEYS, "test_a_low", "test_a_high")}})
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd,
+# @SUM, a tab or return before them); such text cells get a leading apostrophe, which
+# spreadsheets show as plain text (OWASP's "CSV injection" advice). Numbers are left alone.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TEXT_COLUMNS = ("dataset", "entry", "name", "status", "family", "modalities_test", "params_m",
+                 "tie", "warnings")
+
+
+def csv_safe(text: str) -> str:
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_START) else text
+
+
 def to_csv(boards: list[Board]) -> str:
-    return board_frame(boards).to_csv(index=False, float_format="%.2f", lineterminator="\n")
+    frame = board_frame(boards)
+    for col in _TEXT_COLUMNS:
+        frame[col] = frame[col].map(csv_safe)
+    return frame.to_csv(index=False, float_format="%.2f", lineterminator="\n")
 
 
 def row_dict(board: Board, row: Row) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,6 +33,7 @@ from .entries import (
     validate_entry,
 )
 from .store import dataset_dirs, entry_dirs
+from .transaction import Transaction, store_lock
 
 CSV_HEADER = ("paper_version", "dataset", "model", "params_m", *TABLE_KEYS)
 ROUNDING = 0.05  # half of the last printed digit (one decimal)
@@ -161,30 +161,30 @@ def _is_seeded(folder: Path) -> bool:
 def seed_reported(csv_path: str | os.PathLike, submissions_dir: str | os.PathLike,
                   prune: bool = True) -> SeedResult:
     """Write (or refresh) one `reported` entry per CSV row. With ``prune``, seeded entries whose
-    row left the CSV are removed. Entry files are written atomically; other entries are never
-    touched."""
-    from amge_eval.harness.fileio import write_text_atomic
-
+    row left the CSV are removed. All of it is one transaction under the store's lock; other
+    entries are never touched."""
     wanted = reported_entries(csv_path)
     root = Path(submissions_dir)
     res = SeedResult()
-    for key, text in sorted(wanted.items()):
-        path = root / key / ENTRY_FILE
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            res.unchanged.append(key)
-            continue
-        if path.parent.exists() and not _is_seeded(path.parent):
-            raise AmgeError(f"{path.parent} exists and is not a seeded paper entry; move it "
-                            f"before seeding", code="E907")
-        write_text_atomic(path, text)
-        res.written.append(key)
-    if prune and root.is_dir():
-        for d in dataset_dirs(root):
-            for e in entry_dirs(d):
-                key = f"{d.name}/{e.name}"
-                if key not in wanted and _is_seeded(e):
-                    shutil.rmtree(e)
-                    res.removed.append(key)
+    with store_lock(root, "ex"), Transaction.begin(root) as txn:
+        for key, text in sorted(wanted.items()):
+            path = root / key / ENTRY_FILE
+            if path.is_file() and path.read_text(encoding="utf-8") == text:
+                res.unchanged.append(key)
+                continue
+            if path.parent.exists() and not _is_seeded(path.parent):
+                raise AmgeError(f"{path.parent} exists and is not a seeded paper entry; move it "
+                                f"before seeding", code="E907")
+            txn.stage_file(f"{key}/{ENTRY_FILE}", text)
+            res.written.append(key)
+        if prune:
+            for d in dataset_dirs(root):
+                for e in entry_dirs(d):
+                    key = f"{d.name}/{e.name}"
+                    if key not in wanted and _is_seeded(e):
+                        txn.delete(key)
+                        res.removed.append(key)
+        txn.commit()
     return res
 
 

@@ -33,6 +33,7 @@ from markupsafe import Markup
 
 from amge_eval import __version__
 from amge_eval.harness.errors import AmgeError
+from amge_eval.harness.fileio import make_dirs
 from amge_eval.harness.muscles import MUSCLES, REGIONS
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
 from amge_eval.harness.vocab import FAMILIES, STATUS_TEXT, STATUSES, SUMMARY_KEYS, TABLE_KEYS
@@ -217,9 +218,8 @@ def build_site(stores: Stores, out_dir: str | os.PathLike, *,
     env = _environment()
     env.globals["site_title"] = title
     n_entries = sum(len(b.rows) for b in boards)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".tmp-{out.name}-{secrets.token_hex(6)}"
-    tmp.mkdir()
+    make_dirs(out.parent)
+    tmp = make_dirs(out.parent / f".tmp-{out.name}-{secrets.token_hex(6)}")
     pages = 0
     try:
         progress.start("build site", total=n_entries + len(boards) + 1)

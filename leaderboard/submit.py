@@ -1,15 +1,15 @@
 """`amge-eval submit`: validate, score and add one entry to the store, as one transaction.
 
-The entry is built in a hidden temporary sibling folder (".tmp-<entry>-<random>"), validated
-exactly as the store will read it, and renamed into place under the dataset's lock, so a reader
-sees either no entry (or the old one) or the whole new one; a killed submit leaves at most a
-hidden folder that nothing reads (`leaderboard validate` lists it).
+The entry is built in a transaction's staging folder (leaderboard/transaction.py), validated
+exactly as the store will read it, and committed under the store's lock together with the check
+that its name is free (or ``replace``); the paired tie tests are brought up to date under the same
+lock. A reader sees either no entry (or the old one) or the whole new one, whatever moment a
+submit is killed at, and two submits of one name never both succeed.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,8 +37,8 @@ from .entries import (
     read_entry_file,
     validate_entry,
 )
-from .store import dataset_lock, fsync_dir
 from .ties import update_ties
+from .transaction import Transaction, store_lock
 
 
 @dataclass
@@ -49,7 +49,7 @@ class SubmitResult:
 
 
 def _before_commit() -> None:
-    """Called right before an entry is renamed into place (a seam for the kill test)."""
+    """Called once the entry is built, before the commit (a seam for the race tests)."""
 
 
 def _runner_inputs(folder: Path, dataset: str) -> tuple[RunRecord, list[Path]]:
@@ -186,31 +186,32 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
     typed = validate_entry(meta, str(entry_file or "metadata"), dataset=dataset,
                            has_predictions=True, has_run=run is not None)
 
-    dataset_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dataset_dir / f".tmp-{slug}-{secrets.token_hex(6)}"
-    try:
-        tmp.mkdir()
-        (tmp / PREDICTIONS_DIR).mkdir()
+    with Transaction.begin(submissions_dir) as txn:
+        folder = txn.stage_dir(f"{dataset}/{slug}")
+        (folder / PREDICTIONS_DIR).mkdir()
         for f in files:
-            shutil.copyfile(f, tmp / PREDICTIONS_DIR / f.name)
+            shutil.copyfile(f, folder / PREDICTIONS_DIR / f.name)
         if run is not None:
-            shutil.copyfile(path / RUN_FILE, tmp / RUN_FILE)
-        report = _score(tmp / PREDICTIONS_DIR, files, path, dataset, labels_dir, resamples,
+            shutil.copyfile(path / RUN_FILE, folder / RUN_FILE)
+        report = _score(folder / PREDICTIONS_DIR, files, path, dataset, labels_dir, resamples,
                         seed, progress)
-        ScoreRecord.from_report(report).write(tmp / SCORES_FILE)
-        (tmp / ENTRY_FILE).write_text(entry_toml(typed), encoding="utf-8")
-        load_entry(tmp, slug=slug)  # exactly what will be committed
+        ScoreRecord.from_report(report).write(folder / SCORES_FILE)
+        (folder / ENTRY_FILE).write_text(entry_toml(typed), encoding="utf-8")
+        load_entry(folder, slug=slug, dataset=dataset)  # exactly what will be committed
         _before_commit()
-        replaced = _commit(tmp, target, dataset_dir, replace)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    result = SubmitResult(load_entry(target), replaced)
-    try:
-        update_ties(submissions_dir, dataset, labels_dir=labels_dir,
-                    resamples=tie_resamples or resamples, seed=seed, progress=progress)
-    except AmgeError as exc:
-        result.notes.append(f"The paired tie test was not updated: {exc.message}")
+        with store_lock(submissions_dir, "ex"):
+            replaced = target.exists()
+            if replaced and not replace:
+                raise AmgeError(f"Entry {slug!r} was added to {dataset_dir} while this submit "
+                                f"ran; pass --replace to overwrite it, or choose another --name",
+                                code="E907")
+            txn.commit()
+            result = SubmitResult(load_entry(target), replaced)
+            try:
+                update_ties(submissions_dir, dataset, labels_dir=labels_dir,
+                            resamples=tie_resamples or resamples, seed=seed, progress=progress)
+            except AmgeError as exc:
+                result.notes.append(f"The paired tie test was not updated: {exc.message}")
     return result
 
 
@@ -231,31 +232,6 @@ def _score(folder: Path, files: list[Path], given: Path, dataset: str, labels_di
         raise AmgeError(f"The submission has no predictions for {', '.join(missing)}; the "
                         f"board ranks by test_a and needs test_seen and test_unseen", code="E914")
     return report
-
-
-def _commit(tmp: Path, target: Path, dataset_dir: Path, replace: bool) -> bool:
-    """Rename the built entry into place under the dataset's lock; True if one was replaced."""
-    with dataset_lock(dataset_dir):
-        replaced = target.exists()
-        if replaced and not replace:
-            raise AmgeError(f"Entry {target.name!r} was added to {dataset_dir} while this submit "
-                            f"ran; pass --replace to overwrite it, or choose another --name",
-                            code="E907")
-        old = None
-        if replaced:
-            old = dataset_dir / f".old-{target.name}-{secrets.token_hex(6)}"
-            os.rename(target, old)
-        try:
-            os.rename(tmp, target)
-        except OSError as exc:
-            if old is not None:
-                os.rename(old, target)
-            raise AmgeError(f"Entry {target.name!r} appeared in {dataset_dir} while this submit "
-                            f"ran; pass --replace or choose another --name", code="E907") from exc
-        fsync_dir(dataset_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return replaced
 
 
 def _relocated(exc: ValidationFailed, copies: Path, files: list[Path], given: Path

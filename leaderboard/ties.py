@@ -21,6 +21,7 @@ from amge_eval.harness.vocab import RANK_KEY
 from .entries import PREDICTIONS_DIR, Entry, check_dataset_name
 from .ranking import leader_of
 from .store import entry_dirs, load_store
+from .transaction import Transaction, store_lock
 
 TIES_FILE = "ties.json"
 
@@ -47,12 +48,19 @@ def update_ties(submissions_dir: str | os.PathLike, dataset: str,
                 progress: Progress = NULL_PROGRESS) -> TiesRecord:
     """Test every scored entry of ``dataset`` against the leader and write ties.json (only when
     something changed, so an unchanged file keeps its bytes and time stamp)."""
+
+    check_dataset_name(dataset)
+    with store_lock(submissions_dir, "ex"):  # the entries cannot change while they are tested
+        return _update(Path(submissions_dir), dataset, labels_dir, resamples, seed, progress)
+
+
+def _update(root: Path, dataset: str, labels_dir, resamples: int, seed: int,
+            progress: Progress) -> TiesRecord:
     from amge_eval.harness.records import SCORER_VERSION
     from amge_eval.harness.scoring import compare_files
 
-    check_dataset_name(dataset)
-    dataset_dir = Path(submissions_dir) / dataset
-    entries = (load_store(submissions_dir).get(dataset, []) if dataset_dir.is_dir()
+    dataset_dir = root / dataset
+    entries = (load_store(root).get(dataset, []) if dataset_dir.is_dir()
                and entry_dirs(dataset_dir) else [])
     leader = leader_of(entries)
     old = read_ties(dataset_dir)
@@ -82,5 +90,7 @@ def update_ties(submissions_dir: str | os.PathLike, dataset: str,
         progress.advance("paired tests")
     progress.finish("paired tests")
     if dataset_dir.is_dir() and out != old:
-        out.write(dataset_dir / TIES_FILE)
+        with Transaction.begin(root) as txn:
+            txn.stage_file(f"{dataset}/{TIES_FILE}", out.to_json())
+            txn.commit()
     return out

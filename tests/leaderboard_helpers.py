@@ -94,7 +94,7 @@ def all_files(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file())
 
 
-HOSTILE_NAME = '<script>alert("pwn")</script> "Q" \'S\' & Ünïcødé 🏋️‍♀️ \u202ertl'
+HOSTILE_NAME = '=HYPERLINK("http://x")<script>alert("pwn")</script> "Q" \'S\' & Ünïcødé 🏋️‍♀️ שלום'
 HOSTILE_NOTES = 'Line one <img src=x onerror=alert(1)>\nline two </dd></dl><script>bad()</script>'
 
 

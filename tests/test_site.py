@@ -239,10 +239,21 @@ def test_csv_and_json_exports_agree(fx):
     jrows = [r for d in doc["datasets"] for r in d["rows"]]
     assert [r["entry"] for r in rows] == [r["entry"] for r in jrows]
     for c, j in zip(rows, jrows):
-        assert c["name"] == j["name"] and c["status"] == j["status"]
+        assert c["name"] == ex.csv_safe(j["name"]) and c["status"] == j["status"]
         for k in ("val_s", "test_u", "test_a", "test_gap"):
             assert float(c[k]) == pytest.approx(j["values"][k], abs=0.006)
     assert ex.export(fx.subs, "csv") == (fx.site / "leaderboard.csv").read_text()
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(fx):
+    # The hostile name starts with "=HYPERLINK(": in a spreadsheet that would be a live link.
+    rows = list(csv.DictReader(io.StringIO(ex.export(fx.subs, "csv"))))
+    text_cols = ("dataset", "entry", "name", "status", "family", "modalities_test", "tie",
+                 "warnings")
+    cells = [r[c] for r in rows for c in text_cols]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'" + HOSTILE_NAME in [r["name"] for r in rows]
+    assert any(r["test_gap"].startswith("-") or r["test_gap"] for r in rows)  # numbers untouched
 
 
 def test_latex_table_bolds_the_best_of_each_column(fx):

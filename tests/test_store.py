@@ -36,7 +36,7 @@ from amge_eval.leaderboard.entries import (
     validate_entry,
 )
 from amge_eval.leaderboard.rescore import rescore
-from amge_eval.leaderboard.store import load_store, remove_leftovers, validate_store
+from amge_eval.leaderboard.store import doctor, load_store, validate_store
 from amge_eval.leaderboard.submit import submit
 from amge_eval.leaderboard.ties import update_ties
 
@@ -347,7 +347,7 @@ def test_duplicates_are_refused_unless_replace(tmp_path, store):
 
 
 @pytest.mark.parametrize("name", ["../../escaped", "/tmp/abs", ".hidden", "a/../../b",
-                                  "x" * 90, "\u202eevil", "<script>x</script>"])
+                                  "x" * 90, "שלום evil", "<script>x</script>"])
 def test_hostile_names_never_write_outside_the_dataset_folder(tmp_path, store, name):
     work = tmp_path / "work"
     subs = work / "subs"
@@ -357,6 +357,17 @@ def test_hostile_names_never_write_outside_the_dataset_folder(tmp_path, store, n
     assert e.name == name  # the display name is kept as given, the folder is the slug
     assert [p.name for p in work.iterdir()] == ["subs"]
     assert sorted(p.name for p in (subs / DATASET).iterdir()) == sorted([e.slug, "ties.json"])
+
+
+@pytest.mark.parametrize("name", ["\u202eevil.exe", "a\u2066b", "x\u200fy", "a\u061cb"])
+def test_bidirectional_controls_are_refused_in_names(tmp_path, store, name):
+    # An override can make "Model\u202egpj.exe" read as "Modelexe.jpg" on the board.
+    subs = tmp_path / "subs"
+    with pytest.raises(EntryInvalid) as err:
+        _submit(write_pred_dir(tmp_path / "p", store, 0.5), name, subs, store)
+    assert {p.code for p in err.value.problems} == {"E903"}
+    assert "bidirectional control" in str(err.value)
+    assert not (subs / DATASET).exists() or not list((subs / DATASET).iterdir())
 
 
 _CHILD = textwrap.dedent("""
@@ -417,18 +428,20 @@ def test_a_killed_submit_leaves_no_partial_entry(tmp_path, store):
         assert proc.poll() is None, proc.communicate()
         assert time.time() < deadline
         time.sleep(0.05)
-    # The child has scored and written the whole entry in its temporary folder: kill it now.
+    # The child has scored and built the whole entry in its staging folder: kill it now.
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (subs / DATASET / "same-name").exists()
-    leftovers = list((subs / DATASET).glob(".tmp-same-name-*"))
-    assert len(leftovers) == 1 and (leftovers[0] / "scores.json").is_file()
+    leftovers = list(subs.glob(".txn-*"))
+    assert len(leftovers) == 1 and list(leftovers[0].rglob("scores.json"))
     store_now = load_store(subs)  # the leftover is invisible to readers
     assert "same-name" not in {e.slug for e in store_now[DATASET]}
-    assert validate_store(subs).leftovers == [f"{DATASET}/{leftovers[0].name}"]
-    # Nothing is locked: the same submit goes through, and the leftover can be cleaned.
+    assert validate_store(subs).leftovers == [leftovers[0].name]
+    # Nothing is locked: doctor removes the leftover, and the same submit goes through.
+    rep = doctor(subs)
+    assert rep.removed == [leftovers[0].name] and rep.finished == []
+    assert not list(subs.glob(".txn-*")) and validate_store(subs).leftovers == []
     assert _submit(preds, "Same Name", subs, store).entry.slug == "same-name"
-    assert remove_leftovers(subs) == [str(leftovers[0])]
 
 
 # --------------------------------------------------------------------------- ties

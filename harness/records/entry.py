@@ -34,10 +34,18 @@ Modality = Literal[MODALITIES]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 
+# Unicode's bidirectional controls (embeddings, overrides, isolates, marks): they can make a
+# name read as something else (a reversed file name, a different number) and no language needs
+# them in plain text; the bidi algorithm orders right-to-left scripts by itself.
+BIDI_CONTROLS = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def bad_text(s: str, multiline: bool = False) -> str | None:
     """Why a string cannot be shown as entry text, or None."""
     for ch in s:
         o = ord(ch)
+        if o in BIDI_CONTROLS:
+            return f"holds the bidirectional control character U+{o:04X}"
         if 0xD800 <= o <= 0xDFFF:
             return "holds an unpaired surrogate (not valid Unicode text)"
         if (o < 32 and not (multiline and ch in "\n\t")) or o == 127 or 0x80 <= o < 0xA0:
