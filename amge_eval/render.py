@@ -66,6 +66,18 @@ def score_tables(report, shown_ci: str, per_muscle: bool = True) -> list:
             m.add_row("", f"mean {region}", "", *[pct(s.regions[region]) for s in splits], "",
                       style="italic")
         out.append(m)
+    unseen = [s for s in report.splits.values() if s.split.endswith("unseen") and s.per_activity]
+    if unseen:
+        a = Table(title="Unseen activities, worst first: activity AP, % (per scored muscle, "
+                        "the AP on the activity's clips and the clips of the opposite label: "
+                        "its misses and false alarms)", title_justify="left")
+        for col in ("split", "activity", "clips", "AP"):
+            a.add_column(col, justify="right" if col in ("clips", "AP") else "left")
+        for s in unseen:
+            for name, (ap, n) in s.per_activity.items():
+                a.add_row(SHORT[s.split], name, str(n), pct(ap))
+            a.add_section()
+        out.append(a)
     return out
 
 

@@ -145,3 +145,33 @@ def masked_map(scores, labels, threads: int | None = None) -> MapResult:
     scored = n_pos > 0
     value = float(ap[scored].mean()) if scored.any() else float("nan")
     return MapResult(value, ap, n_pos, scored)
+
+
+def activity_ap(scores, labels, groups) -> np.ndarray:
+    """Per-activity AP: the split's masked mAP charged to one activity, misses and false alarms.
+
+    ``groups`` (N,) gives each sample's activity as 0..A-1 (labels are per activity). For
+    activity a and each scored muscle m (a column with a positive), take the column's AP on a's
+    clips together with only those other clips whose label for m is the opposite of a's: where a
+    works m, its clips must rank above every clip without m (a miss lowers it); where a does not,
+    every clip with m must rank above a's clips (a false alarm lowers it). The activity's AP is
+    the mean over the scored muscles; a perfect ranking gives 1. Returns (A,) float64.
+    """
+    s, y = _check(scores, labels)
+    g = np.asarray(groups, dtype=np.int64)
+    if g.shape != (s.shape[0],) or (g.size and g.min() < 0):
+        raise ValueError(f"Expected one non-negative group index per sample, but got shape "
+                         f"{g.shape}")
+    scored = np.flatnonzero(y.any(axis=0))
+    out = np.full(int(g.max()) + 1 if g.size else 0, np.nan)
+    for a in range(out.size):
+        mine = g == a
+        if not mine.any() or not scored.size:
+            continue
+        aps = []
+        for m in scored:
+            works = bool(y[mine, m].any())
+            keep = mine | (~y[:, m] if works else y[:, m])
+            aps.append(_column_ap(s[keep, m], y[keep, m], ~y[keep, m]))
+        out[a] = float(np.mean(aps))
+    return out

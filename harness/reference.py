@@ -31,3 +31,22 @@ def ap_reference(scores, labels) -> np.ndarray:
         if labels[:, j].any():
             out[j] = average_precision_score(labels[:, j], scores[:, j])
     return out
+
+
+def activity_ap_reference(scores, labels, groups) -> np.ndarray:
+    """Per-activity AP (harness.metric.activity_ap) with scikit-learn: for each activity and each
+    scored muscle, sklearn AP on the activity's clips and the clips of the opposite label."""
+    from sklearn.metrics import average_precision_score
+
+    scores, labels, groups = np.asarray(scores), np.asarray(labels).astype(bool), np.asarray(groups)
+    scored = np.flatnonzero(labels.any(axis=0))
+    out = []
+    for a in range(int(groups.max()) + 1):
+        mine = groups == a
+        aps = []
+        for m in scored:
+            works = labels[mine, m].any()
+            keep = mine | (~labels[:, m] if works else labels[:, m])
+            aps.append(average_precision_score(labels[keep, m], scores[keep, m]))
+        out.append(float(np.mean(aps)) if aps else float("nan"))
+    return np.array(out)

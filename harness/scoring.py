@@ -21,7 +21,7 @@ from . import bootstrap as bs
 from .datasets import DatasetCard, get_card
 from .errors import AmgeError, MissingData, Problem, ValidationFailed
 from .labels import LabelSet, read_labels, resolve_labels_dir
-from .metric import masked_map
+from .metric import activity_ap, masked_map
 from .muscles import REGIONS, region_columns
 from .predictions import (
     MEMORY_SOURCE,
@@ -47,6 +47,9 @@ class SplitResult:
     n_pos: np.ndarray  # (20,) positives per muscle in this split
     scored: np.ndarray  # (20,) bool
     regions: dict[str, float | None]  # mean AP of the scored muscles of each body region
+    # activity -> (activity AP, clips), worst first (harness.metric.activity_ap); empty when
+    # the labels name no activities
+    per_activity: dict[str, tuple[float, int]] = field(default_factory=dict)
     replicates: dict[str, np.ndarray] = field(default_factory=dict)  # ci kind -> (R,) mAP
     jackknife: dict[str, np.ndarray | None] = field(default_factory=dict)  # leave-one-cluster-out
     intervals: dict[str, bs.Interval] = field(default_factory=dict)
@@ -231,6 +234,10 @@ def _split_result(r: _Resolved, ci_kinds, resamples, seed, level, weights_cache)
         label_fingerprint=labels.fingerprint, source=r.part.source,
         map=res.map, ap=res.ap, n_pos=res.n_pos, scored=res.scored,
         regions=_regions(res.ap, res.scored))
+    if kind == "activity":
+        aps, counts = activity_ap(scores, labels.labels, clusters), np.bincount(clusters)
+        order = sorted(range(len(names)), key=lambda a: (np.nan_to_num(aps[a], nan=2.0), names[a]))
+        out.per_activity = {names[a]: (float(aps[a]), int(counts[a])) for a in order}
     for ci in ci_kinds:
         key = (labels.split, ci, labels.fingerprint)
         if key not in weights_cache:

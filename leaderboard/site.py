@@ -155,6 +155,16 @@ def _regions(row: Row) -> list[dict]:
             for split, s in rec.splits.items()]
 
 
+def _activities(row: Row) -> list[dict]:
+    """Per-activity AP of the unseen splits, worst first (records of schema 2.1 and later)."""
+    rec = row.entry.record
+    if not rec:
+        return []
+    return [{"split": SPLIT_NAMES.get(split, split),
+             "rows": [(a.activity, a.n_samples, a.ap) for a in s.per_activity]}
+            for split, s in rec.splits.items() if split.endswith("unseen") and s.per_activity]
+
+
 # Run-record keys the site leaves out: file names inside the run folder, the checkpoint, and the
 # training loss curve (long, and not provenance). The record itself stays complete in the store.
 RUN_HIDDEN = {"predictions", "train.checkpoint", "train.losses"}
@@ -241,7 +251,8 @@ def build_site(stores: Stores, out_dir: str | os.PathLike, *,
             for r in b.rows:
                 _write(tmp / b.dataset / f"{r.entry.slug}.html", page_entry.render(
                     board=b, row=r, e=r.entry, root="../", bars=Markup(_bars(r) or ""),
-                    regions=_regions(r), region_keys=REGIONS, run_items=_run_items(r.entry.run.to_dict() if r.entry.run else None),
+                    regions=_regions(r), region_keys=REGIONS, activities=_activities(r),
+                    run_items=_run_items(r.entry.run.to_dict() if r.entry.run else None),
                     all_keys=SUMMARY_KEYS))
                 pages += 1
                 progress.advance("build site")

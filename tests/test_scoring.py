@@ -218,3 +218,23 @@ def test_usage_errors_exit_2(cli):
     assert rc == 2
     rc, _, _ = cli("score", "x.npz", "--ci", "bogus")
     assert rc == 2
+
+
+def test_score_reports_unseen_activities_worst_first(tmp_path, store, cli):
+    from amge_eval.harness.metric import activity_ap
+
+    path = _bundle(tmp_path, store)
+    rep = score_file(path, labels_dir=store.root, resamples=200)
+    for split, s in rep.splits.items():
+        ls = store.labels[split]
+        groups, names, _ = ls.clusters()
+        want = activity_ap(store.scores[split], ls.labels, groups)
+        assert list(s.per_activity) == sorted(names, key=lambda n: (want[names.index(n)], n))
+        for name, (ap, n) in s.per_activity.items():
+            assert ap == pytest.approx(want[names.index(name)], abs=1e-12)
+            assert n == int((ls.activities == name).sum())
+    rc, out, _ = cli("score", path, "--labels-dir", store.root, "--resamples", "200",
+                     "--no-per-muscle")
+    assert rc == 0 and "Unseen activities, worst first" in out
+    worst = next(iter(rep.splits["test_unseen"].per_activity))
+    assert worst in out

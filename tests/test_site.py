@@ -245,6 +245,16 @@ def test_csv_and_json_exports_agree(fx):
     assert ex.export(fx.subs, "csv") == (fx.site / "leaderboard.csv").read_text()
 
 
+def test_entry_pages_show_unseen_activities_worst_first(fx):
+    page = (fx.site / DATASET / "weak-model.html").read_text()
+    assert "Unseen activities, worst first" in page
+    rec = next(e for e in load_store(fx.subs)[DATASET] if e.slug == "weak-model").record
+    names = [a.activity for a in rec.splits["test_unseen"].per_activity]
+    table = page[page.index("<thead><tr><th>test unseen</th>"):]
+    table = table[:table.index("</table>")]
+    assert [table.index(f">{n}<") for n in names] == sorted(table.index(f">{n}<") for n in names)
+
+
 def test_csv_cells_never_start_a_spreadsheet_formula(fx):
     # The hostile name starts with "=HYPERLINK(": in a spreadsheet that would be a live link.
     rows = list(csv.DictReader(io.StringIO(ex.export(fx.subs, "csv"))))

@@ -26,7 +26,7 @@ from ..muscles import MUSCLE_IDS, MUSCLES, NUM_MUSCLES
 from ..vocab import EVAL_SPLITS, SUMMARY_KEYS
 from .base import Count, Environment, Percent, Record, Sha256, SignedPercent, environment
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"  # 2.1: per-activity AP of each split
 SCORER_VERSION = "1.1.0"  # 1.1.0: compare's p-value is read off the BCa interval itself
 PROTOCOL = "musclemap-masked-map/v1"
 PROTOCOL_TEXT = ("masked mAP as PySlowFast get_map: per split, drop muscles with no positive, "
@@ -57,6 +57,12 @@ class MuscleRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     region: str  # body region of the muscle
 
 
+class ActivityRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    activity: str
+    ap: Percent | None  # activity AP (harness.metric.activity_ap), %
+    n_samples: Count  # the activity's clips in the split
+
+
 class SplitRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     n_samples: Count
     cluster_kind: Literal["activity", "label-vector"]  # what the activity bootstrap resamples
@@ -69,6 +75,7 @@ class SplitRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     n_scored: Count  # muscles scored (with a positive)
     per_muscle: list[MuscleRecord]  # the 20 muscles in label order
     regions: dict[str, Percent | None]  # mean AP of the scored muscles of each body region
+    per_activity: list[ActivityRecord] = []  # worst first; empty when activities are unknown
 
 
 class SummaryCell(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -261,4 +268,6 @@ def split_record(s, dataset: str, base: Path) -> SplitRecord:
         per_muscle=[MuscleRecord(muscle=m.id, ap=pct(s.ap[m.index]), n_pos=int(s.n_pos[m.index]),
                                  scored=bool(s.scored[m.index]), region=m.region)
                     for m in MUSCLES],
-        regions={r: pct(v) for r, v in s.regions.items()})
+        regions={r: pct(v) for r, v in s.regions.items()},
+        per_activity=[ActivityRecord(activity=a, ap=pct(ap), n_samples=n)
+                      for a, (ap, n) in s.per_activity.items()])
