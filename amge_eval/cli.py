@@ -484,6 +484,9 @@ def run_baseline_cmd(
                                            "(the run is then not scored).")] = False,
     resamples: Resamples = 10_000,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    deterministic: Annotated[bool, typer.Option(help="Pin every numerical knob (CPU dispatch, "
+                                                "oneDNN, MKL, threads, algorithms) for "
+                                                "bit-identical predictions; slower.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (for CI).")] = False,
 ):
     """Train and evaluate a baseline; write predictions for all four evaluation splits,
@@ -496,7 +499,8 @@ def run_baseline_cmd(
                       data_root=data_root, config_file=config, overrides=tuple(set_ or ()),
                       epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                       weights=weights, resume=resume, skip_bad=skip_bad, resamples=resamples,
-                      threads=threads, checkpoint_dir=checkpoint_dir)
+                      threads=threads, checkpoint_dir=checkpoint_dir,
+                      deterministic=deterministic)
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         result = run_baseline(opts, progress)
     if result.record is None:
@@ -693,6 +697,9 @@ def reproduce(
     seed: RunSeed = 0,
     resamples: Resamples = 10_000,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    deterministic: Annotated[bool, typer.Option(help="Pin every numerical knob (CPU dispatch, "
+                                                "oneDNN, MKL, threads, algorithms) for "
+                                                "bit-identical predictions; slower.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ):
     """The main job: generate the embedded benchmark, run the statistical and skeleton
@@ -710,7 +717,8 @@ def reproduce(
         res = run_all(tuple(baseline or DEFAULT_BASELINES), runs_dir=runs_dir,
                       store=store, committed=submissions, update_committed=update_committed,
                       site_dir=site, labels_dir=labels_dir, data_root=data_root, seed=seed,
-                      resamples=resamples, threads=threads, progress=progress)
+                      resamples=resamples, threads=threads, deterministic=deterministic,
+                      progress=progress)
     t = Table(title="Embedded benchmark (synth): masked mAP %", title_justify="left")
     for col in ("baseline", "params", *TABLE_KEYS, "seconds"):
         t.add_column(col, justify="left" if col == "baseline" else "right")

@@ -36,6 +36,7 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
               update_committed: bool = False, site_dir: Path = Path("site"),
               labels_dir=None, data_root=None, seed: int = 0, video: bool = False,
               resamples: int = 10_000, threads: int | None = None,
+              deterministic: bool = False,
               progress: Progress = NULL_PROGRESS) -> ReproduceResult:
     """Run the loop; every step is the library call behind one CLI command."""
     from amge_eval.baselines.runner import RunOptions, run_baseline
@@ -60,7 +61,8 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
         res = run_baseline(RunOptions(baseline=name, dataset="synth",
                                       out=Path(runs_dir) / "synth" / name, labels_dir=labels_dir,
                                       data_root=data_root, seed=seed, resamples=resamples,
-                                      threads=threads, resume=True), progress)
+                                      threads=threads, resume=True,
+                                      deterministic=deterministic), progress)
         submit(res.out, "synth", name, submissions_dir=target, labels_dir=labels_dir,
                replace=True, resamples=resamples, seed=seed, progress=progress)
         out.runs[name] = res.out

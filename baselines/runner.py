@@ -74,7 +74,8 @@ class RunOptions:
     skip_bad: bool = False
     resamples: int = 10_000  # bootstrap resamples of the final scoring
     generate: bool = True  # generate the embedded benchmark when --dataset synth is absent
-    threads: int | None = None  # torch CPU threads (default: torch's choice)
+    threads: int | None = None  # torch CPU threads (default: torch's choice; 1 if deterministic)
+    deterministic: bool = False  # pin every numerical knob (baselines/determinism.py)
 
 
 @dataclass
@@ -194,6 +195,10 @@ def _config_toml(cfg: RunConfig) -> str:
 def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunResult:
     t_start = time.perf_counter()
     check_seed(opts.seed)
+    if opts.deterministic:  # before anything imports torch
+        from .determinism import pin_environment
+
+        pin_environment()
     spec = get_baseline(opts.baseline)
     if not spec.config_path.is_file():
         raise AmgeError(f"Baseline {spec.name} has no config file {spec.config_path}", code="E801")
@@ -218,6 +223,8 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
         timing["eval_s"] = time.perf_counter() - t0
         cfg = RunConfig(cfg.model, {}, cfg.train, cfg.eval)
         extra = {"params": 0, "epochs": 0, "device": DeviceInfo(type="none"), "train": None,
+                 "determinism": {"statistical": "no model runs; scores come from the seed"}
+                 if opts.deterministic else None,
                  "data_settings": DataSettings(input="none: scores do not depend on the sample"),
                  "skipped_samples": {}, "world_size": 1, "weights": None}
         main = True
@@ -264,7 +271,12 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
     from .distributed import init_from_env, shutdown
     from .inputs import build_dataset
 
-    if opts.threads:
+    determinism = None
+    if opts.deterministic:
+        from .determinism import apply_torch
+
+        determinism = apply_torch(opts.threads)
+    elif opts.threads:
         torch.set_num_threads(opts.threads)
     device = _device(opts.device)
     d = init_from_env(device.type)
@@ -272,7 +284,8 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
         if device.type == "cuda":
             torch.cuda.set_device(device)
         training.seed_everything(opts.seed)
-        torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
+        if not opts.deterministic:
+            torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
         if spec.modality == "skeleton" and "persons" in cfg.model and \
                 cfg.model["persons"] != cfg.data.get("max_persons", 1):
             raise AmgeError(f"model.persons = {cfg.model['persons']} but data.max_persons = "
@@ -324,6 +337,7 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
                     aggregate=cfg.eval.aggregate,
                     scores="sigmoid" if cfg.train.loss == "bce" else "softmax")),
             "skipped_samples": {k: v for k, v in skipped.items() if v},
+            "determinism": determinism,
         }
         return preds, extra, d.main
     finally:

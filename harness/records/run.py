@@ -17,7 +17,7 @@ import msgspec
 
 from .base import Count, Environment, Record, Sha256
 
-RUN_SCHEMA_VERSION = "2.0"
+RUN_SCHEMA_VERSION = "2.1"  # 2.1: determinism
 
 
 class GitInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -106,6 +106,7 @@ class RunRecord(Record, kw_only=True, forbid_unknown_fields=True):
     weights: WeightsInfo | None  # the --weights file, if any
     data_settings: DataSettings
     skipped_samples: dict[str, list[SkippedSample]]  # split -> samples left out (--skip-bad)
+    determinism: dict[str, Any] | None = None  # the pins of --deterministic; None = not asked
 
     def test_frames(self) -> int | None:
         frames = self.data_settings.eval.get("frames")
