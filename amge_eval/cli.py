@@ -694,7 +694,8 @@ def reproduce(
     site: Annotated[Path, typer.Option("--site", help="Where the site is built.")] = Path("site"),
     labels_dir: LabelsDir = None,
     data_root: DataRoot = None,
-    seed: RunSeed = 0,
+    seeds: Annotated[int, typer.Option(help="Train every baseline with seeds 0..N-1; the board "
+                                       "shows the mean, with the spread over seeds.")] = 3,
     resamples: Resamples = 10_000,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
     deterministic: Annotated[bool, typer.Option(help="Pin every numerical knob (CPU dispatch, "
@@ -716,15 +717,19 @@ def reproduce(
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         res = run_all(tuple(baseline or DEFAULT_BASELINES), runs_dir=runs_dir,
                       store=store, committed=submissions, update_committed=update_committed,
-                      site_dir=site, labels_dir=labels_dir, data_root=data_root, seed=seed,
-                      resamples=resamples, threads=threads, deterministic=deterministic,
+                      site_dir=site, labels_dir=labels_dir, data_root=data_root,
+                      seeds=tuple(range(seeds)), resamples=resamples, threads=threads,
+                      deterministic=deterministic,
                       progress=progress)
     t = Table(title="Embedded benchmark (synth): masked mAP %", title_justify="left")
     for col in ("baseline", "params", *TABLE_KEYS, "seconds"):
         t.add_column(col, justify="left" if col == "baseline" else "right")
-    for name, summ in res.summaries.items():
-        t.add_row(name, f"{res.params[name] / 1e6:.2f}M",
-                  *[f"{summ[k]:.1f}" if summ.get(k) is not None else "-" for k in TABLE_KEYS],
+    def cell(name, k):
+        v, sd = res.summaries[name].get(k), res.spreads[name].get(k)
+        return "-" if v is None else f"{v:.1f}" + ("" if sd is None else f" ± {sd:.1f}")
+
+    for name in res.summaries:
+        t.add_row(name, f"{res.params[name] / 1e6:.2f}M", *[cell(name, k) for k in TABLE_KEYS],
                   f"{res.seconds[name]:.0f}")
     out = _out()
     out.print(t)

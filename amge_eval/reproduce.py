@@ -1,7 +1,8 @@
 """The main job: the whole benchmark loop on the embedded synthetic benchmark.
 
-generate the benchmark -> train/fit the statistical and skeleton baselines -> score every split
--> enter each run as a ``reproduced`` entry in the user's store (default
+generate the benchmark -> train/fit the statistical and skeleton baselines, once per seed ->
+score every split -> enter each baseline's seed set as a ``reproduced`` entry (the mean over the
+seeds, with each seed's value) in the user's store (default
 ``<runs>/submissions``) -> build the site from the committed store with the user's entries in
 place of the committed ones of the same name, beside the papers' reported rows.
 
@@ -23,8 +24,9 @@ DEFAULT_BASELINES = ("random", "all-ones", "all-zeros", "prior", "stgcn", "ctrgc
 
 @dataclass
 class ReproduceResult:
-    runs: dict[str, Path] = field(default_factory=dict)  # baseline -> run folder
+    runs: dict[str, Path] = field(default_factory=dict)  # baseline -> its seed set's folder
     summaries: dict[str, dict] = field(default_factory=dict)  # baseline -> val_s..test_gap (%)
+    spreads: dict[str, dict] = field(default_factory=dict)  # baseline -> sd over seeds (%)
     params: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
     store: Path | None = None  # where the entries were written
@@ -34,7 +36,8 @@ class ReproduceResult:
 def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
               store: Path | None = None, committed: Path = Path("submissions"),
               update_committed: bool = False, site_dir: Path = Path("site"),
-              labels_dir=None, data_root=None, seed: int = 0, video: bool = False,
+              labels_dir=None, data_root=None, seeds: tuple[int, ...] = (0,),
+              video: bool = False,
               resamples: int = 10_000, threads: int | None = None,
               deterministic: bool = False,
               progress: Progress = NULL_PROGRESS) -> ReproduceResult:
@@ -57,17 +60,22 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     out.seconds["generate"] = time.perf_counter() - t0
     for name in baselines:
         t0 = time.perf_counter()
-        progress.note(f"Baseline {name}")
-        res = run_baseline(RunOptions(baseline=name, dataset="synth",
-                                      out=Path(runs_dir) / "synth" / name, labels_dir=labels_dir,
-                                      data_root=data_root, seed=seed, resamples=resamples,
-                                      threads=threads, resume=True,
-                                      deterministic=deterministic), progress)
-        submit(res.out, "synth", name, submissions_dir=target, labels_dir=labels_dir,
-               replace=True, resamples=resamples, seed=seed, progress=progress)
-        out.runs[name] = res.out
-        out.summaries[name] = res.summary
-        out.params[name] = res.record.params
+        folder = Path(runs_dir) / "synth" / name
+        params = 0
+        for seed in seeds:
+            progress.note(f"Baseline {name}, seed {seed}")
+            res = run_baseline(RunOptions(baseline=name, dataset="synth",
+                                          out=folder / f"seed-{seed}", labels_dir=labels_dir,
+                                          data_root=data_root, seed=seed, resamples=resamples,
+                                          threads=threads, resume=True,
+                                          deterministic=deterministic), progress)
+            params = res.record.params
+        entry = submit(folder, "synth", name, submissions_dir=target, labels_dir=labels_dir,
+                       replace=True, resamples=resamples, progress=progress).entry
+        out.runs[name] = folder
+        out.summaries[name] = entry.values()
+        out.spreads[name] = {k: c.spread() for k, c in entry.record.summary.items()}
+        out.params[name] = params
         out.seconds[name] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stores = [p for p in (Path(committed), target) if p.is_dir()]

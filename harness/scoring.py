@@ -12,6 +12,7 @@ the two give the same problems and the same numbers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 from . import bootstrap as bs
 from .datasets import DatasetCard, get_card
 from .errors import AmgeError, MissingData, Problem, ValidationFailed
+from .fileio import dir_sha256
 from .labels import LabelSet, read_labels, resolve_labels_dir
 from .metric import activity_ap, masked_map
 from .muscles import REGIONS, region_columns
@@ -76,6 +78,9 @@ class ScoreReport:
     seed: int
     level: float
     notes: list[str] = field(default_factory=list)
+    # A seed set (score_seeds): the training seeds, and each summary key's value per seed
+    seeds: list[int] = field(default_factory=list)
+    seed_values: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,7 +193,12 @@ class ValidationReport:
 
 def validate_file(path, dataset=None, split=None, labels_dir=None, require_labels=False,
                   max_bytes=None) -> ValidationReport:
-    """Run every check that can run; raise ValidationFailed listing all problems."""
+    """Run every check that can run; raise ValidationFailed listing all problems. A seed set
+    (``seed-<n>/`` folders) is checked folder by folder."""
+    seeds = seed_folders(path)
+    if seeds is not None:
+        return _validate_seeds(path, seeds, dataset, split, labels_dir, require_labels,
+                               max_bytes)
     pf, ds, resolved, problems, skipped = _load(path, dataset, split, labels_dir, max_bytes,
                                                 need_labels=require_labels)
     if problems:
@@ -196,6 +206,24 @@ def validate_file(path, dataset=None, split=None, labels_dir=None, require_label
     return ValidationReport(Path(path), ds, [r.part.split for r in resolved], skipped,
                             {p.split or "?": len(p.sample_ids) for p in pf.parts},
                             _notes(pf))
+
+
+def _validate_seeds(path, seeds, dataset, split, labels_dir, require_labels, max_bytes
+                    ) -> ValidationReport:
+    reports, problems = {}, []
+    for n, folder in seeds.items():
+        try:
+            reports[n] = validate_file(folder, dataset, split, labels_dir, require_labels,
+                                       max_bytes)
+        except ValidationFailed as exc:
+            problems += exc.problems
+    if problems:
+        raise ValidationFailed(problems, str(path))
+    first = next(iter(reports.values()))
+    return ValidationReport(
+        Path(path), first.dataset, first.checked, first.without_labels,
+        {f"seed-{n}/{k}": v for n, r in reports.items() for k, v in r.n_rows.items()},
+        [f"seed-{n}: {note}" for n, r in reports.items() for note in r.notes])
 
 
 def _notes(pf: PredictionFile) -> list[str]:
@@ -282,11 +310,40 @@ def _summaries(splits: dict[str, SplitResult], ci_kinds, level) -> dict[str, Sum
     return out
 
 
+def seed_folders(path) -> dict[int, Path] | None:
+    """The per-seed prediction folders (``seed-<n>/``) of a seed set, in seed order; None when
+    ``path`` is not one. A folder holding both seed folders and prediction files is refused."""
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    seeds = {int(m.group(1)): d for d in p.iterdir()
+             if d.is_dir() and (m := _SEED_DIR.match(d.name))}
+    if not seeds:
+        return None
+    loose = sorted(f.name for f in p.iterdir() if f.is_file()
+                   and f.suffix.lower() in (".npz", ".csv"))
+    if loose:
+        names = ", ".join(f"seed-{n}" for n in sorted(seeds))
+        raise ValidationFailed([Problem("E202", f"holds both seed folders ({names}) and "
+                                                f"prediction files ({', '.join(loose[:3])}); "
+                                                f"keep one layout", str(p))], str(p))
+    return dict(sorted(seeds.items()))
+
+
+_SEED_DIR = re.compile(r"^seed-(\d{1,9})$")
+
+
 def score_file(path, dataset=None, split=None, labels_dir=None, ci_kinds=("activity",),
                resamples=bs.DEFAULT_RESAMPLES, seed=bs.DEFAULT_SEED, level=bs.DEFAULT_LEVEL,
                max_bytes=None, _weights_cache=None) -> ScoreReport:
-    """Validate and score a prediction file (or directory) against the label store."""
+    """Validate and score a prediction file or folder against the label store; a folder of
+    ``seed-<n>/`` prediction folders is scored as a seed set (``score_seeds``)."""
     ci_kinds = _check_ci(ci_kinds, resamples, level, seed)
+    seeds = seed_folders(path)
+    if seeds is not None:
+        return score_seeds(path, seeds, dataset=dataset, split=split, labels_dir=labels_dir,
+                           ci_kinds=ci_kinds, resamples=resamples, seed=seed, level=level,
+                           max_bytes=max_bytes, _weights_cache=_weights_cache)
     pf, problems = read_predictions(path, max_bytes=max_bytes)
     return _score_read(pf, problems, str(path), dataset, split, labels_dir, ci_kinds, resamples,
                        seed, level, _weights_cache)
@@ -322,6 +379,74 @@ def _score_read(pf: PredictionFile | None, problems: list[Problem], source: str,
         splits[sr.split] = sr
     return ScoreReport(ds, get_card(ds, root), pf, splits, _summaries(splits, ci_kinds, level),
                        ci_kinds, resamples, seed, level, _notes(pf))
+
+
+def score_seeds(path, seeds: dict[int, Path], dataset=None, split=None, labels_dir=None,
+                ci_kinds=("activity",), resamples=bs.DEFAULT_RESAMPLES, seed=bs.DEFAULT_SEED,
+                level=bs.DEFAULT_LEVEL, max_bytes=None, _weights_cache=None) -> ScoreReport:
+    """Score one model trained with several seeds: every number is the mean over the seeds.
+
+    Each seed's predictions are scored on the same bootstrap resamples (one weights cache), and
+    a replicate of the set is the mean of the seeds' replicates (likewise the jackknife values),
+    so the intervals are those of the seed-averaged mAP: they say how much the data (which
+    activities were drawn) moves that mean, for these seeds. How much the seeds move it is the
+    spread of ``seed_values``, reported beside it. Paired comparisons of two sets (``compare``,
+    the board's tie tests) compare their seed means on shared resamples.
+    """
+    cache = {} if _weights_cache is None else _weights_cache
+    reports = {}
+    problems: list[Problem] = []
+    for n, folder in seeds.items():
+        try:
+            reports[n] = score_file(folder, dataset=dataset, split=split, labels_dir=labels_dir,
+                                    ci_kinds=ci_kinds, resamples=resamples, seed=seed,
+                                    level=level, max_bytes=max_bytes, _weights_cache=cache)
+        except ValidationFailed as exc:
+            problems += exc.problems
+    if problems:
+        raise ValidationFailed(problems, str(path))
+    first = next(iter(reports.values()))
+    for n, r in reports.items():
+        if (r.dataset, list(r.splits)) != (first.dataset, list(first.splits)):
+            raise ValidationFailed([Problem("E202", f"seed-{n} scores {r.dataset} "
+                                            f"{', '.join(r.splits)}, but seed-{min(reports)} "
+                                            f"scores {first.dataset} {', '.join(first.splits)}; "
+                                            f"every seed must predict the same splits",
+                                            str(path))], str(path))
+    splits = {name: _mean_split([r.splits[name] for r in reports.values()], ci_kinds, level)
+              for name in first.splits}
+    members = {f"seed-{n}/{m}": digest for n, r in reports.items()
+               for m, digest in (r.predictions.members or
+                                 {Path(r.predictions.path).name: r.predictions.sha256}).items()}
+    pf = PredictionFile(Path(path), dir_sha256(members), "seeds", [], members)
+    summary = _summaries(splits, ci_kinds, level)
+    notes = [f"seed-{n}: {note}" for n, r in reports.items() for note in r.notes]
+    return ScoreReport(first.dataset, first.card, pf, splits, summary, ci_kinds, resamples, seed,
+                       level, notes, list(reports),
+                       {k: [r.summary[k].value for r in reports.values()] for k in summary})
+
+
+def _mean_split(rs: list[SplitResult], ci_kinds, level) -> SplitResult:
+    """The seed-mean of one split's results (the seeds share labels and resamples)."""
+    s0 = rs[0]
+    ap = np.mean([r.ap for r in rs], axis=0)
+    acts = {a: (float(np.mean([r.per_activity[a][0] for r in rs])), n)
+            for a, (_, n) in s0.per_activity.items()}
+    out = SplitResult(
+        split=s0.split, n_samples=s0.n_samples, cluster_kind=s0.cluster_kind,
+        n_clusters=s0.n_clusters, label_fingerprint=s0.label_fingerprint,
+        source=f"seed-*/{Path(s0.source).name}", map=float(np.mean([r.map for r in rs])), ap=ap,
+        n_pos=s0.n_pos, scored=s0.scored, regions=_regions(ap, s0.scored),
+        per_activity=dict(sorted(acts.items(), key=lambda kv: (np.nan_to_num(kv[1][0], nan=2.0),
+                                                               kv[0]))))
+    for ci in ci_kinds:
+        out.replicates[ci] = np.mean([r.replicates[ci] for r in rs], axis=0)
+        jacks = [r.jackknife.get(ci) for r in rs]
+        out.jackknife[ci] = None if any(j is None for j in jacks) else np.mean(jacks, axis=0)
+        jack = out.jackknife[ci]
+        out.intervals[ci] = bs.bca_interval(out.replicates[ci], out.map,
+                                            None if jack is None else [jack], level)
+    return out
 
 
 @dataclass

@@ -7,6 +7,10 @@ Layout of an entry (docs/leaderboard.md)::
     submissions/<dataset>/<entry>/scores.json    their ScoreRecord
     submissions/<dataset>/<entry>/run.json       the runner's RunRecord (`reproduced` only)
 
+A seed set (one model trained with several seeds) keeps each seed's predictions in
+``predictions/seed-<n>/`` and, when reproduced, each seed's run record as ``runs/seed-<n>.json``
+instead of ``run.json``; its ``scores.json`` holds the mean over the seeds with every seed's value.
+
 Names starting with "." or "_" are never entries (temporary folders, reports).
 """
 
@@ -32,6 +36,7 @@ from amge_eval.harness.vocab import GAP_KEYS, PAIRS, SUMMARY_KEYS, TABLE_KEYS
 ENTRY_FILE = "entry.toml"
 SCORES_FILE = "scores.json"
 RUN_FILE = "run.json"
+RUNS_DIR = "runs"
 PREDICTIONS_DIR = "predictions"
 MAX_SLUG = 64
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -53,7 +58,8 @@ class Entry:
     path: Path
     meta: EntryMeta
     record: ScoreRecord | None = None  # scores.json (entries with predictions)
-    run: RunRecord | None = None  # run.json (reproduced entries)
+    run: RunRecord | None = None  # run.json, or the first seed's of a seed set (reproduced)
+    runs: dict[int, RunRecord] = field(default_factory=dict)  # a seed set's: seed -> RunRecord
     store: Path | None = field(default=None, compare=False)  # the store it was read from
 
     @property
@@ -188,7 +194,8 @@ def _status_problems(meta: EntryMeta, source: str, dataset: str | None, has_pred
                                    f"({PREDICTIONS_DIR}/ and {SCORES_FILE}); submit them with "
                                    f"`amge-eval submit`", source))
     if meta.status == "reproduced" and not has_run:
-        out.append(Problem("E904", f"status 'reproduced' needs the runner's {RUN_FILE}; submit a "
+        out.append(Problem("E904", f"status 'reproduced' needs the runner's {RUN_FILE} (or "
+                                   f"{RUNS_DIR}/seed-<n>.json for a seed set); submit a "
                                    f"runner output folder", source))
     return out
 
@@ -202,8 +209,18 @@ def entry_toml(meta: EntryMeta) -> str:
 # --------------------------------------------------------------------------- reading a folder
 
 def _prediction_members(folder: Path) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in sorted(folder.iterdir())
+    """Prediction file -> sha256, seed folders included ("seed-0/test_seen.npz")."""
+    return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
             if p.is_file() and p.suffix.lower() in (".npz", ".csv")}
+
+
+def _seed_runs(folder: Path) -> dict[int, Path]:
+    runs = folder / RUNS_DIR
+    if not runs.is_dir():
+        return {}
+    found = {int(p.stem.split("-", 1)[1]): p for p in runs.glob("seed-*.json")
+             if p.stem.split("-", 1)[1].isdigit()}
+    return dict(sorted(found.items()))
 
 
 def _read_record(cls, path: Path, problems: list[Problem]):
@@ -229,7 +246,8 @@ def load_entry(folder: str | os.PathLike, verify_hashes: bool = False,
         raise EntryInvalid([Problem("E902", f"{ENTRY_FILE} is missing", str(folder))], str(folder))
     has_scores = (folder / SCORES_FILE).is_file()
     has_preds = (folder / PREDICTIONS_DIR).is_dir()
-    has_run = (folder / RUN_FILE).is_file()
+    seed_runs = _seed_runs(folder)
+    has_run = (folder / RUN_FILE).is_file() or bool(seed_runs)
     meta = validate_entry(read_entry_file(folder / ENTRY_FILE), str(folder / ENTRY_FILE),
                           dataset=dataset, has_predictions=has_scores and has_preds,
                           has_run=has_run)
@@ -238,10 +256,15 @@ def load_entry(folder: str | os.PathLike, verify_hashes: bool = False,
         problems.append(Problem("E909", f"{SCORES_FILE} and {PREDICTIONS_DIR}/ come together; one "
                                         f"is missing", str(folder)))
     record = _read_record(ScoreRecord, folder / SCORES_FILE, problems) if has_scores else None
-    run = _read_record(RunRecord, folder / RUN_FILE, problems) if has_run else None
+    runs = {n: _read_record(RunRecord, p, problems) for n, p in seed_runs.items()}
+    run = (_read_record(RunRecord, folder / RUN_FILE, problems)
+           if (folder / RUN_FILE).is_file() else next(iter(runs.values()), None))
     if record is not None and record.dataset != dataset:
         problems.append(Problem("E909", f"the record scores dataset {record.dataset!r}, not "
                                         f"{dataset!r}", str(folder / SCORES_FILE)))
+    if record is not None and runs and sorted(runs) != record.seeds:
+        problems.append(Problem("E910", f"{RUNS_DIR}/ holds seeds {sorted(runs)} but the scores "
+                                        f"are of seeds {record.seeds}", str(folder)))
     if verify_hashes and record is not None and has_preds and not problems:
         members = _prediction_members(folder / PREDICTIONS_DIR)
         stored = record.predictions
@@ -254,4 +277,4 @@ def load_entry(folder: str | os.PathLike, verify_hashes: bool = False,
                                     str(folder / PREDICTIONS_DIR)))
     if problems:
         raise EntryInvalid(problems, str(folder))
-    return Entry(dataset, slug, folder, meta, record, run)
+    return Entry(dataset, slug, folder, meta, record, run, runs=runs)

@@ -42,12 +42,13 @@ def board_frame(boards: list[Board]) -> pd.DataFrame:
                 "modalities_test": "+".join(r.entry.meta.modalities_test),
                 "params_m": _params(r), **{k: r.values[k] for k in SUMMARY_KEYS},
                 "test_a_low": iv[0] if iv else None, "test_a_high": iv[1] if iv else None,
+                "seeds": len(r.seeds) or None, "test_a_sd": r.spread("test_a"),
                 "tie": r.tie, "warnings": " | ".join(r.warnings)})
     frame = pd.DataFrame.from_records(records, columns=[
         "dataset", "rank", "entry", "name", "status", "family", "modalities_test", "params_m",
-        *SUMMARY_KEYS, "test_a_low", "test_a_high", "tie", "warnings"])
-    return frame.astype({"rank": "Int64", **{k: "float64" for k in (
-        *SUMMARY_KEYS, "test_a_low", "test_a_high")}})
+        *SUMMARY_KEYS, "test_a_low", "test_a_high", "seeds", "test_a_sd", "tie", "warnings"])
+    return frame.astype({"rank": "Int64", "seeds": "Int64", **{k: "float64" for k in (
+        *SUMMARY_KEYS, "test_a_low", "test_a_high", "test_a_sd")}})
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd,
@@ -79,6 +80,10 @@ def row_dict(board: Board, row: Row) -> dict:
         "modalities_test": list(e.meta.modalities_test), "params_m": e.meta.params_m,
         "values": {k: row.values[k] for k in SUMMARY_KEYS},
         "intervals": {k: (list(iv[k]) if iv[k] else None) for k in SUMMARY_KEYS},
+        "seeds": row.seeds,
+        "seed_values": {k: list(e.record.summary[k].seed_values) for k in SUMMARY_KEYS
+                        if row.seeds and k in e.record.summary},
+        "spread": {k: row.spread(k) for k in SUMMARY_KEYS} if row.seeds else None,
         "tie": row.tie, "tie_detail": row.tie_detail, "warnings": row.warnings,
         "paper": e.meta.paper or "", "paper_url": e.meta.paper_url or "",
         "code_url": e.meta.code_url or "", "preset": e.meta.preset,
@@ -106,6 +111,9 @@ def _paper_table(frame: pd.DataFrame, missing: str, name) -> pd.DataFrame:
         "Status": frame["status"], "#PM": frame["params_m"],
         **{HEADERS[k]: frame[k].map(lambda v: missing if pd.isna(v) else f"{v:.1f}")
            for k in (*TABLE_KEYS, "test_gap")},
+        HEADERS["test_a"]: [missing if pd.isna(v) else f"{v:.1f}" + ("" if pd.isna(sd) else
+                                                                    f" ± {sd:.1f}")
+                            for v, sd in zip(frame["test_a"], frame["test_a_sd"])],
         "Tie": frame["tie"].map(TIE_LABEL)})
 
 
@@ -155,9 +163,11 @@ def to_latex(boards: list[Board]) -> str:
                               "\\#PM": rows["params_m"].map(lambda p: f"{p}M" if p else "--")})
         for k in TABLE_KEYS:
             shown = rows[k].round(1)
+            sds = rows["test_a_sd"] if k == "test_a" else [None] * len(rows)
             table[f"{HEADERS[k][:-2]}$_{HEADERS[k][-1]}$"] = [
                 "--" if pd.isna(v) else (f"\\textbf{{{v:.1f}}}" if s == shown.max() else f"{v:.1f}")
-                for v, s in zip(rows[k], shown)]
+                + ("" if sd is None or pd.isna(sd) else f"$\\pm${sd:.1f}")
+                for v, s, sd in zip(rows[k], shown, sds)]
         label = latex_escape(b.dataset).replace("\\", "")
         out.append(table.style.hide(axis="index").to_latex(
             hrules=True, position="t", position_float="centering", column_format="l r "

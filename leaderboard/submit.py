@@ -21,12 +21,14 @@ from amge_eval.harness.errors import AmgeError, Problem, ValidationFailed
 from amge_eval.harness.labels import resolve_labels_dir
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
 from amge_eval.harness.records import ENTRY_VERSION, RecordInvalid, RunRecord, ScoreRecord
+from amge_eval.harness.scoring import seed_folders
 from amge_eval.harness.vocab import EVAL_SPLITS, STATUSES
 
 from .entries import (
     ENTRY_FILE,
     PREDICTIONS_DIR,
     RUN_FILE,
+    RUNS_DIR,
     SCORES_FILE,
     Entry,
     EntryInvalid,
@@ -114,6 +116,47 @@ def _collect_inputs(path: Path) -> list[Path]:
     return files
 
 
+@dataclass
+class _Inputs:
+    """What a submission copies: prediction files by destination folder under predictions/
+    ("" or "seed-<n>"), and run records by destination path in the entry."""
+
+    files: dict[str, list[Path]]
+    runs: dict[str, Path]
+    run: RunRecord | None  # the (first seed's) run record, for the entry's metadata
+
+
+def _inputs(path: Path, dataset: str) -> _Inputs:
+    seeds = seed_folders(path) if path.is_dir() else None
+    if seeds is None:
+        if path.is_dir() and (path / RUN_FILE).is_file():
+            run, files = _runner_inputs(path, dataset)
+            return _Inputs({"": files}, {RUN_FILE: path / RUN_FILE}, run)
+        return _Inputs({"": _collect_inputs(path)}, {}, None)
+    runner = {n: (d / RUN_FILE).is_file() for n, d in seeds.items()}
+    if any(runner.values()) and not all(runner.values()):
+        raise AmgeError(f"{path}: some seed folders are runner output folders (with {RUN_FILE}) "
+                        f"and some are not; submit one kind", code="E912")
+    if not any(runner.values()):
+        return _Inputs({f"seed-{n}": _collect_inputs(d) for n, d in seeds.items()}, {}, None)
+    files, runs, records = {}, {}, {}
+    for n, d in seeds.items():
+        records[n], files[f"seed-{n}"] = _runner_inputs(d, dataset)
+        runs[f"{RUNS_DIR}/seed-{n}.json"] = d / RUN_FILE
+    first = records[min(records)]
+    problems = [Problem("E910", f"seed-{n} holds a run with seed {r.seed}", str(seeds[n]))
+                for n, r in records.items() if r.seed != n]
+    problems += [Problem("E910", f"seed-{n} ran {r.baseline} with config {r.config_sha256[:12]}, "
+                                 f"but seed-{min(records)} ran {first.baseline} with config "
+                                 f"{first.config_sha256[:12]}: a seed set is one recipe",
+                         str(seeds[n]))
+                 for n, r in records.items()
+                 if (r.baseline, r.config_sha256) != (first.baseline, first.config_sha256)]
+    if problems:
+        raise EntryInvalid(problems, str(path))
+    return _Inputs(files, runs, first)
+
+
 def _status(path: Path, runner: bool, status: str | None) -> str:
     if status is not None and status not in STATUSES:
         raise AmgeError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}", code="E903")
@@ -144,7 +187,9 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
     """Validate, score and add one entry to the store (atomically).
 
     ``path`` is a prediction file, a folder of per-split prediction files, or a runner output
-    folder (with run.json; the entry is then ``reproduced`` and keeps the run record). Metadata
+    folder (with run.json; the entry is then ``reproduced`` and keeps the run record); or a seed
+    set: a folder of ``seed-<n>/`` folders of either kind (one recipe, several seeds: the entry's
+    numbers are the means over the seeds, with each seed's value kept). Metadata
     comes from ``entry_file`` (TOML, the keys of docs/leaderboard.md), then ``metadata``, then
     defaults. Refuses an existing entry of the same name unless ``replace``. On any failure the
     store is left as it was.
@@ -158,8 +203,8 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
                         f"per-split files, or a runner output folder", code="E912")
     if not (path.is_file() or path.is_dir()):
         raise AmgeError(f"{path} is not a regular file or folder", code="E912")
-    runner = path.is_dir() and (path / RUN_FILE).is_file()
-    status = _status(path, runner, status)
+    inputs = _inputs(path, dataset)
+    status = _status(path, bool(inputs.runs), status)
 
     dataset_dir = Path(submissions_dir) / dataset
     target = dataset_dir / slug
@@ -167,7 +212,7 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
         raise AmgeError(f"Entry {slug!r} already exists in {dataset_dir}; pass --replace to "
                         f"overwrite it, or choose another --name", code="E907")
 
-    run, files = _runner_inputs(path, dataset) if runner else (None, _collect_inputs(path))
+    run = inputs.run
     meta: dict = {"entry_version": ENTRY_VERSION, "name": name, "dataset": dataset,
                   "status": status, "authors": [], "modalities_train": ["rgb"],
                   "modalities_test": ["rgb"], "training_data": f"{card.title} train split",
@@ -175,6 +220,11 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
                   "added": datetime.now(UTC).date().isoformat()}
     if run is not None:
         meta.update(_meta_from_run(run, card.title))
+        seeds = sorted(int(r.split("seed-")[1][:-5]) for r in inputs.runs if "seed-" in r)
+        if seeds:
+            meta["notes"] = (f"Reproduced with `amge-eval run-baseline {run.baseline} --seed N` "
+                             f"for N in {', '.join(map(str, seeds))}; numbers are the means over "
+                             f"the seeds.")
     given = dict(read_entry_file(entry_file)) if entry_file is not None else {}
     given.update(metadata or {})
     for key, fixed in (("name", name), ("dataset", dataset), ("status", status)):
@@ -188,12 +238,17 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
 
     with Transaction.begin(submissions_dir) as txn:
         folder = txn.stage_dir(f"{dataset}/{slug}")
-        (folder / PREDICTIONS_DIR).mkdir()
-        for f in files:
-            shutil.copyfile(f, folder / PREDICTIONS_DIR / f.name)
-        if run is not None:
-            shutil.copyfile(path / RUN_FILE, folder / RUN_FILE)
-        report = _score(folder / PREDICTIONS_DIR, files, path, dataset, labels_dir, resamples,
+        copies = {}  # copy -> the user's file, to name the user's files in problems
+        for sub, files in inputs.files.items():
+            dest = folder / PREDICTIONS_DIR / sub
+            dest.mkdir(parents=True)
+            for f in files:
+                shutil.copyfile(f, dest / f.name)
+                copies[dest / f.name] = f
+        for rel, src in inputs.runs.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, folder / rel)
+        report = _score(folder / PREDICTIONS_DIR, copies, path, dataset, labels_dir, resamples,
                         seed, progress)
         ScoreRecord.from_report(report).write(folder / SCORES_FILE)
         (folder / ENTRY_FILE).write_text(entry_toml(typed), encoding="utf-8")
@@ -215,8 +270,8 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
     return result
 
 
-def _score(folder: Path, files: list[Path], given: Path, dataset: str, labels_dir, resamples,
-           seed, progress: Progress):
+def _score(folder: Path, copies: dict[Path, Path], given: Path, dataset: str, labels_dir,
+           resamples, seed, progress: Progress):
     """Score the copied prediction files; problems name the user's files, not the copies."""
     from amge_eval.harness.scoring import score_file
 
@@ -225,7 +280,7 @@ def _score(folder: Path, files: list[Path], given: Path, dataset: str, labels_di
         report = score_file(folder, dataset=dataset, labels_dir=labels_dir,
                             resamples=resamples, seed=seed)
     except ValidationFailed as exc:
-        raise _relocated(exc, folder, files, given) from exc
+        raise _relocated(exc, folder, copies, given) from exc
     progress.finish("score")
     missing = [s for s in ("test_seen", "test_unseen") if s not in report.splits]
     if missing:
@@ -234,13 +289,13 @@ def _score(folder: Path, files: list[Path], given: Path, dataset: str, labels_di
     return report
 
 
-def _relocated(exc: ValidationFailed, copies: Path, files: list[Path], given: Path
+def _relocated(exc: ValidationFailed, folder: Path, copies: dict[Path, Path], given: Path
                ) -> ValidationFailed:
-    """The scorer's problems with the user's file names instead of the temporary copies'."""
+    """The scorer's problems with the user's file names instead of the staged copies'."""
     def fix(text: str) -> str:
-        for f in files:
-            text = text.replace(str(copies / f.name), str(f))
-        return text.replace(str(copies), str(given))
+        for copy, original in copies.items():
+            text = text.replace(str(copy), str(original))
+        return text.replace(str(folder), str(given))
 
     return ValidationFailed([Problem(p.code, fix(p.message), fix(p.source))
                              for p in exc.problems], str(given))

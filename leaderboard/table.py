@@ -45,6 +45,16 @@ class Row:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def seeds(self) -> list[int]:
+        """The training seeds a seed set's numbers average over (empty otherwise)."""
+        return list(self.entry.record.seeds) if self.entry.record else []
+
+    def spread(self, key: str) -> float | None:
+        """Standard deviation of a seed set's value of ``key`` over its seeds, %."""
+        cell = self.entry.record.summary.get(key) if self.entry.record else None
+        return cell.spread() if cell else None
+
+    @property
     def tie_text(self) -> str:
         text = TIE_TEXT[self.tie]
         d = self.tie_detail

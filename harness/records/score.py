@@ -26,7 +26,7 @@ from ..muscles import MUSCLE_IDS, MUSCLES, NUM_MUSCLES
 from ..vocab import EVAL_SPLITS, SUMMARY_KEYS
 from .base import Count, Environment, Percent, Record, Sha256, SignedPercent, environment
 
-SCHEMA_VERSION = "2.1"  # 2.1: per-activity AP of each split
+SCHEMA_VERSION = "2.1"  # 2.1: per-activity AP of each split; seed sets
 SCORER_VERSION = "1.1.0"  # 1.1.0: compare's p-value is read off the BCa interval itself
 PROTOCOL = "musclemap-masked-map/v1"
 PROTOCOL_TEXT = ("masked mAP as PySlowFast get_map: per split, drop muscles with no positive, "
@@ -79,14 +79,23 @@ class SplitRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class SummaryCell(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    value: SignedPercent | None  # %, seen - unseen for the gaps
+    value: SignedPercent | None  # %, seen - unseen for the gaps; a seed set's mean over seeds
     intervals: dict[str, IntervalRecord]
+    seed_values: list[SignedPercent | None] = []  # a seed set: the value of each seed, in order
+
+    def spread(self) -> float | None:
+        """Sample standard deviation over the seeds (None for fewer than two)."""
+        vals = [v for v in self.seed_values if v is not None]
+        if len(vals) < 2:
+            return None
+        mean = sum(vals) / len(vals)
+        return (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
 
 
 class PredictionsInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     path: str  # base name of the scored file or folder ("<memory>" for in-memory predictions)
     sha256: Sha256  # of the file; of a folder: over its sorted "name<TAB>sha256" member lines
-    format: Literal["npz", "csv", "dir", "memory"]
+    format: Literal["npz", "csv", "dir", "memory", "seeds"]
     notes: list[str]  # e.g. score columns realigned to label order by their names
     members: dict[str, Sha256] = {}  # folder member -> sha256
 
@@ -122,6 +131,7 @@ class ScoreRecord(Record, kw_only=True, forbid_unknown_fields=True):
     splits: dict[str, SplitRecord]  # evaluation split -> its result
     summary: dict[str, SummaryCell]  # val_s ... test_gap that the splits allow
     environment: Environment
+    seeds: list[int] = []  # a seed set: the training seeds its numbers average over
 
     def check(self) -> list[tuple[str, str]]:
         out = []
@@ -166,9 +176,10 @@ class ScoreRecord(Record, kw_only=True, forbid_unknown_fields=True):
                           resampling=dict(RESAMPLING)),
             splits={k: split_record(v, report.dataset, base) for k, v in report.splits.items()},
             summary={k: SummaryCell(value=pct(v.value), intervals={
-                ci: interval_record(iv) for ci, iv in v.intervals.items()})
+                ci: interval_record(iv) for ci, iv in v.intervals.items()},
+                seed_values=[pct(x) for x in report.seed_values.get(k, [])])
                 for k, v in report.summary.items()},
-            environment=environment())
+            environment=environment(), seeds=list(report.seeds))
 
 
 class CompareSide(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
