@@ -140,14 +140,17 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
            resamples: int = bs.DEFAULT_RESAMPLES,
            seed: int = bs.DEFAULT_SEED,
            tie_resamples: int | None = None,
-           progress: Progress = NULL_PROGRESS) -> SubmitResult:
+           progress: Progress = NULL_PROGRESS,
+           quota=None) -> SubmitResult:
     """Validate, score and add one entry to the store (atomically).
 
     ``path`` is a prediction file, a folder of per-split prediction files, or a runner output
     folder (with run.json; the entry is then ``reproduced`` and keeps the run record). Metadata
     comes from ``entry_file`` (TOML, the keys of docs/leaderboard.md), then ``metadata``, then
     defaults. Refuses an existing entry of the same name unless ``replace``. On any failure the
-    store is left as it was.
+    store is left as it was. ``quota`` (a leaderboard.quota.QuotaPolicy) refuses a team over its
+    quota of test-split scorings before anything is scored, and counts the scoring once the
+    entry is committed.
     """
     path = Path(path)
     check_dataset_name(dataset)
@@ -185,6 +188,8 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
     # Validate the metadata before any work; the content checks run again on the built folder.
     typed = validate_entry(meta, str(entry_file or "metadata"), dataset=dataset,
                            has_predictions=True, has_run=run is not None)
+    if quota is not None:
+        quota.admit(submissions_dir, typed)
 
     dataset_dir.mkdir(parents=True, exist_ok=True)
     tmp = dataset_dir / f".tmp-{slug}-{secrets.token_hex(6)}"
@@ -206,6 +211,9 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     result = SubmitResult(load_entry(target), replaced)
+    if quota is not None:
+        quota.record(submissions_dir, typed, slug, result.entry.prediction_sha256,
+                     list(result.entry.record.splits))
     try:
         update_ties(submissions_dir, dataset, labels_dir=labels_dir,
                     resamples=tie_resamples or resamples, seed=seed, progress=progress)
