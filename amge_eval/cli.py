@@ -26,7 +26,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 datasets_app = typer.Typer(help="Dataset cards: published facts of each dataset.", no_args_is_help=True)
-labels_app = typer.Typer(help="The label store: import and list held-out labels.", no_args_is_help=True)
+labels_app = typer.Typer(help="The label store: import and list held-out labels; encrypt and "
+                         "decrypt private labels.", no_args_is_help=True)
 baselines_app = typer.Typer(help="The baseline registry.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(labels_app, name="labels")
@@ -139,28 +140,37 @@ def validate(
     dataset: DatasetOpt = None,
     split: SplitOpt = None,
     labels_dir: LabelsDir = None,
-    require_labels: Annotated[bool, typer.Option(help="Fail (exit 3) when the labels needed for "
-                                                 "the id checks are not in the store.")] = False,
+    require_labels: Annotated[bool, typer.Option(help="Fail (exit 3) when the labels (or id "
+                                                 "lists) needed for the id checks are absent.")] = False,
+    ids_dir: Annotated[Path | None, typer.Option(help="Check the ids against the public id lists "
+                                                 "<DIR>/<dataset>/<split>.ids (e.g. the "
+                                                 "repository's labels/) instead of labels.",
+                                                 show_default=False)] = None,
 ):
     """Check a prediction file without scoring it; every problem is listed at once.
 
-    File checks always run; id checks run for each split whose labels are in the store.
+    File checks always run; id checks run for each split whose labels are in the store, or,
+    with --ids-dir, whose public id list is there (same problem codes).
     Exit status: 0 valid, 1 invalid, 3 labels required but absent.
     """
     from amge_eval.harness.scoring import validate_file
 
     rep = validate_file(predictions, dataset=dataset, split=split, labels_dir=labels_dir,
-                        require_labels=require_labels)
+                        require_labels=require_labels, ids_dir=ids_dir)
     out = _out()
     rows = ", ".join(f"{k}: {v} rows" for k, v in rep.n_rows.items())
     out.print(f"OK {predictions} ({rep.dataset or 'dataset not named'}; {rows})")
+    what = "public id lists" if ids_dir else "labels"
     if rep.checked:
-        out.print(f"  ids match the labels of: {', '.join(rep.checked)}")
+        out.print(f"  ids match the {what} of: {', '.join(rep.checked)}")
     for note in rep.notes:
         out.print(f"  note: {note}")
     if rep.without_labels:
-        out.print(f"  no labels in the store for: {', '.join(rep.without_labels)} "
-                  f"(file checks only; pass --labels-dir to check ids)")
+        where = (f"no public id lists in {ids_dir} for" if ids_dir else
+                 "no labels in the store for")
+        hint = "--ids-dir" if ids_dir else "--labels-dir"
+        out.print(f"  {where}: {', '.join(rep.without_labels)} "
+                  f"(file checks only; pass {hint} to check ids)")
 
 
 @app.command()
@@ -232,6 +242,8 @@ def datasets_show(name: Annotated[str, typer.Argument(help="Dataset card name.")
               + (f"; clips stated: {c.clips_stated}" if c.clips_stated else ""))
     if c.notes:
         out.print(f"Notes: {c.notes}")
+    out.print("Labels: " + ("private (held out; scored by CI after merge, docs/leaderboard.md)"
+                            if c.labels == "private" else "public (score locally)"))
     t = Table(title="Splits (published sizes)", title_justify="left")
     t.add_column("split")
     t.add_column("samples", justify="right")
@@ -302,6 +314,64 @@ def labels_list(labels_dir: LabelsDir = None):
         t.add_row(ds, split, str(len(ls)), str(len({a for a in ls.activities.tolist() if a})),
                   ls.fingerprint[:16])
     _out().print(t)
+
+
+EncryptedDir = Annotated[Path, typer.Option(
+    "--encrypted", help="The encrypted label store (<dataset>/manifest.json, <split>.csv.enc, "
+    "<split>.ids); the repository's labels/.")]
+
+
+@labels_app.command("encrypt")
+def labels_encrypt(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset card name.")],
+    split: Annotated[list[str] | None, typer.Option("--split", "-s", help="Split to encrypt "
+                                                    "(repeatable; default: every evaluation "
+                                                    "split in the store).")] = None,
+    labels_dir: LabelsDir = None,
+    encrypted: EncryptedDir = Path("labels"),
+    replace: Annotated[bool, typer.Option(help="Overwrite different labels, or re-encrypt every "
+                                          "split with a new key (rotation).")] = False,
+):
+    """Encrypt labels of the label store into the repository's encrypted store (key from
+    $AMGE_EVAL_LABELS_KEY), with the public id lists and manifest."""
+    from amge_eval.harness.private import encrypt_labels, key_from_env
+
+    res = encrypt_labels(dataset, labels_dir, encrypted, key_from_env(), splits=split or None,
+                         replace=replace)
+    out = _out()
+    folder = res.encrypted_dir / dataset
+    if res.written:
+        out.print(f"Encrypted {', '.join(res.written)} of {dataset} into {folder} (key id "
+                  f"{res.key_id}); commit {folder}/")
+    if res.unchanged:
+        out.print(f"Unchanged (same labels, same key): {', '.join(res.unchanged)}")
+
+
+@labels_app.command("decrypt")
+def labels_decrypt(
+    encrypted: EncryptedDir = Path("labels"),
+    out_dir: Annotated[Path | None, typer.Option("--out", help="New or empty folder outside every "
+                                                 "git work tree (default: a new temporary "
+                                                 "folder).", show_default=False)] = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Only these "
+                                                      "datasets (repeatable).")] = None,
+):
+    """Decrypt the encrypted label store (key from $AMGE_EVAL_LABELS_KEY) into a private label
+    store, after checking every split against the public manifest; prints no label."""
+    from amge_eval.harness.private import KEY_ENV, decrypt_labels, key_from_env
+
+    have_key = bool(os.environ.get(KEY_ENV, "").strip())
+    res = decrypt_labels(encrypted, key_from_env() if have_key else None, out_dir,
+                         datasets=dataset or None)
+    out = _out()
+    if not res.splits:
+        out.print(f"No encrypted labels in {encrypted}; nothing decrypted. Label store: "
+                  f"{res.out_dir}")
+        return
+    datasets = sorted({s.dataset for s in res.splits})
+    out.print(f"Decrypted {len(res.splits)} splits of {', '.join(datasets)}; every fingerprint "
+              f"matches the manifest. Label store (private files): {res.out_dir}")
+    out.print(f"Use it with --labels-dir {res.out_dir}, and delete it when done.")
 
 
 # --------------------------------------------------------------------------- data
@@ -598,6 +668,36 @@ def leaderboard_rescore(
         out.print(f"Rank-change report: {res.report_path}")
 
 
+@leaderboard_app.command("score-pending")
+def leaderboard_score_pending(
+    labels_dir: Annotated[Path, typer.Option("--labels-dir", help="The decrypted label store "
+                                             "(`amge-eval labels decrypt --out DIR`).")],
+    submissions: SubmissionsDir = Path("submissions"),
+    quota: Annotated[Path | None, typer.Option(help="The quota file (default: "
+                                               "<submissions>/quota.toml).",
+                                               show_default=False)] = None,
+    resamples: Resamples = 10_000,
+):
+    """Score pending submissions (submissions/_pending/) into verified entries, within each
+    team's quota; what CI runs after a merge."""
+    from amge_eval.harness.errors import AmgeError
+    from amge_eval.leaderboard.pending import score_pending
+    from amge_eval.leaderboard.quota import QUOTA_FILE, QuotaPolicy
+
+    policy = QuotaPolicy.from_file(quota or submissions / QUOTA_FILE)
+    res = score_pending(submissions, labels_dir, policy, resamples=resamples)
+    out = _out()
+    out.print(f"Scored {len(res.accepted)} pending submissions, refused {len(res.refused)}")
+    for key in res.accepted:
+        out.print(f"  added {key}")
+    for key, exc in res.refused.items():
+        out.print(f"  refused {key} ({exc.code}): {exc.message}")
+    if res.refused:
+        first = next(iter(res.refused.values()))
+        raise AmgeError(f"{len(res.refused)} pending submissions were refused and stay pending "
+                        f"(listed above)", code=first.code)
+
+
 @leaderboard_app.command("export")
 def leaderboard_export(
     format: Annotated[str, typer.Option("--format", "-f", help="csv, json, md or latex.")] = "csv",
@@ -625,13 +725,35 @@ def leaderboard_validate(
     submissions: SubmissionsDir = Path("submissions"),
     hashes: Annotated[bool, typer.Option(help="Check prediction files against their "
                                               "records.")] = True,
+    ids_dir: Annotated[Path | None, typer.Option(help="Public id lists (<DIR>/<dataset>/<split>"
+                                                 ".ids, the repository's labels/) to check "
+                                                 "pending submissions' ids against.",
+                                                 show_default=False)] = None,
 ):
-    """Validate entries of the store (every problem listed at once)."""
+    """Validate entries of the store, and pending submissions (submissions/_pending/) without
+    labels; every problem listed at once."""
+    from amge_eval.harness.errors import Problem
+    from amge_eval.leaderboard.entries import EntryInvalid
+    from amge_eval.leaderboard.pending import validate_pending
     from amge_eval.leaderboard.store import validate_store
 
-    res = validate_store(submissions, paths=paths or None, verify_hashes=hashes)
+    problems: list[Problem] = []
+    res = pending = None
+    try:
+        res = validate_store(submissions, paths=paths or None, verify_hashes=hashes)
+    except EntryInvalid as exc:
+        problems += exc.problems
+    try:
+        pending = validate_pending(submissions, paths or None, ids_dir)
+    except EntryInvalid as exc:
+        problems += exc.problems
+    if problems:
+        raise EntryInvalid(problems, str(submissions))
     out = _out()
     out.print(f"OK: {len(res.entries)} entries valid")
+    if pending:
+        how = "against the public id lists" if ids_dir else "format only, no id lists given"
+        out.print(f"OK: {len(pending)} pending submissions valid ({how}): {', '.join(pending)}")
     for p in res.leftovers:
         out.print(f"Leftover of a killed write (harmless; `amge-eval leaderboard doctor` removes "
                   f"it): {p}", markup=False)

@@ -43,6 +43,9 @@ class CardFile(msgspec.Struct, forbid_unknown_fields=True):
     splits: dict[Literal[SPLITS], int] = {}
     unseen: _Unseen = msgspec.field(default_factory=_Unseen)
     muscles: list[str] | None = None
+    # "private": the held-out labels are not published (gated data, or committed only encrypted,
+    # docs/leaderboard.md "Private labels"); "public": anyone can score locally (synth)
+    labels: Literal["public", "private"] = "public"
 
     def check(self) -> list[tuple[str, str]]:
         if self.muscles is not None and tuple(self.muscles) != MUSCLE_IDS:
@@ -67,6 +70,7 @@ class DatasetCard:
     muscles: tuple[str, ...] = MUSCLE_IDS
     notes: str = ""
     path: str = ""  # the card file
+    labels: str = "public"  # "public" or "private" (CardFile.labels)
 
 
 def _card_from_file(path: Path) -> DatasetCard:
@@ -81,7 +85,7 @@ def _card_from_file(path: Path) -> DatasetCard:
         unseen_activities=tuple(f.unseen.activities), unseen_complete=f.unseen.complete,
         unseen_count=f.unseen.count if f.unseen.count is not None else len(f.unseen.activities),
         clips_stated=f.clips_stated, activity_from_path=f.activity_from_path, notes=f.notes,
-        path=str(path))
+        path=str(path), labels=f.labels)
 
 
 def builtin_cards() -> dict[str, DatasetCard]:

@@ -119,6 +119,15 @@ OTHER_CODES: dict[str, str] = {
     "E503": "labels absent from the store",
     "E504": "official release pickle unusable",
     "E505": "import option invalid (--activity-from, --rewrite)",
+    # private labels: the encrypted label store and the public id lists (harness/private.py)
+    "E506": "encrypted label store unusable (folder, manifest or a split's file missing or malformed)",
+    "E507": "label key missing or malformed (AMGE_EVAL_LABELS_KEY)",
+    "E508": "wrong label key (not the key the labels were encrypted with)",
+    "E509": "encrypted labels tampered with or corrupt",
+    "E510": "decrypted labels differ from the public manifest or id list",
+    "E511": "decryption output unusable (--out inside a git work tree, not empty, a file)",
+    "E512": "encryption refused (different labels or another key already there; pass --replace)",
+    "E513": "public id list absent or malformed (--ids-dir)",
     # scoring options and outputs
     "E600": "interval or seed settings invalid (--ci, --resamples, --level, --seed)",
     "E601": "output path unusable (cannot create or write the file or folder)",
@@ -172,5 +181,9 @@ OTHER_CODES: dict[str, str] = {
     "E913": "output folder is not a leaderboard site",
     "E914": "submission lacks the test splits",
     "E915": "the store holds an interrupted write (run `amge-eval leaderboard doctor`)",
+    "E916": "entry names no team (its dataset has a submission quota)",
+    "E917": "team over its quota of test-split scorings",
+    "E918": "quota file or quota ledger invalid",
+    "E919": "pending submission unusable",
 }
 

@@ -145,10 +145,12 @@ def _load(path, dataset, split, labels_dir, max_bytes, need_labels: bool
 
 
 def _match(pf: PredictionFile | None, problems: list[Problem], source: str, dataset, split,
-           labels_dir, need_labels: bool
+           labels_dir, need_labels: bool, ids_dir=None, id_checked: list[str] | None = None
            ) -> tuple[PredictionFile | None, str | None, list[_Resolved], list[Problem], list[str]]:
     """Validate what was read (a file or in-memory arrays) and match it to the labels; adds to
-    ``problems``. Returns what ``_load`` returns."""
+    ``problems``. Returns what ``_load`` returns. With ``ids_dir`` the ids are matched to the
+    public id lists instead (harness/private.py; same codes E400/E401/E405), and the splits
+    checked so are appended to ``id_checked``."""
     ds = _resolve_dataset(pf, dataset, problems, source)
     resolved: list[_Resolved] = []
     skipped: list[str] = []
@@ -167,6 +169,10 @@ def _match(pf: PredictionFile | None, problems: list[Problem], source: str, data
         if part.split == "train":
             problems.append(Problem("E403", "train is not an evaluation split; score val_seen, "
                                             "val_unseen, test_seen or test_unseen", part.source))
+            continue
+        if ids_dir is not None:
+            if _match_ids(part, ds, ids_dir, need_labels, problems, skipped) and id_checked is not None:
+                id_checked.append(part.split)
             continue
         try:
             labels = read_labels(root, ds, part.split)
@@ -192,29 +198,35 @@ class ValidationReport:
 
 
 def validate_file(path, dataset=None, split=None, labels_dir=None, require_labels=False,
-                  max_bytes=None) -> ValidationReport:
+                  max_bytes=None, ids_dir=None) -> ValidationReport:
     """Run every check that can run; raise ValidationFailed listing all problems. A seed set
-    (``seed-<n>/`` folders) is checked folder by folder."""
+    (``seed-<n>/`` folders) is checked folder by folder.
+
+    With ``ids_dir`` (a folder of public id lists, ``<ids_dir>/<dataset>/<split>.ids``, such as
+    the repository's encrypted label store) the ids are checked against those lists instead of
+    the labels, with the same problem codes: what CI can check without the private labels."""
     seeds = seed_folders(path)
     if seeds is not None:
         return _validate_seeds(path, seeds, dataset, split, labels_dir, require_labels,
-                               max_bytes)
-    pf, ds, resolved, problems, skipped = _load(path, dataset, split, labels_dir, max_bytes,
-                                                need_labels=require_labels)
+                               max_bytes, ids_dir)
+    id_checked: list[str] = []
+    pf, problems = read_predictions(path, max_bytes=max_bytes)
+    pf, ds, resolved, problems, skipped = _match(pf, problems, str(path), dataset, split,
+                                                 labels_dir, require_labels, ids_dir, id_checked)
     if problems:
         raise ValidationFailed(problems, str(path))
-    return ValidationReport(Path(path), ds, [r.part.split for r in resolved], skipped,
-                            {p.split or "?": len(p.sample_ids) for p in pf.parts},
+    return ValidationReport(Path(path), ds, [r.part.split for r in resolved] + id_checked,
+                            skipped, {p.split or "?": len(p.sample_ids) for p in pf.parts},
                             _notes(pf))
 
 
-def _validate_seeds(path, seeds, dataset, split, labels_dir, require_labels, max_bytes
-                    ) -> ValidationReport:
+def _validate_seeds(path, seeds, dataset, split, labels_dir, require_labels, max_bytes,
+                    ids_dir) -> ValidationReport:
     reports, problems = {}, []
     for n, folder in seeds.items():
         try:
             reports[n] = validate_file(folder, dataset, split, labels_dir, require_labels,
-                                       max_bytes)
+                                       max_bytes, ids_dir)
         except ValidationFailed as exc:
             problems += exc.problems
     if problems:
@@ -224,6 +236,24 @@ def _validate_seeds(path, seeds, dataset, split, labels_dir, require_labels, max
         Path(path), first.dataset, first.checked, first.without_labels,
         {f"seed-{n}/{k}": v for n, r in reports.items() for k, v in r.n_rows.items()},
         [f"seed-{n}: {note}" for n, r in reports.items() for note in r.notes])
+
+
+def _match_ids(part: Predictions, dataset: str, ids_dir, need: bool, problems: list[Problem],
+               skipped: list[str]) -> bool:
+    """Check one part's ids against the split's public id list; True when they match."""
+    from .private import read_id_list
+
+    try:
+        ids = read_id_list(ids_dir, dataset, part.split)
+    except MissingData:
+        if need:
+            raise
+        skipped.append(part.split)
+        return False
+    except AmgeError as exc:
+        problems.append(Problem(exc.code, exc.message, part.source))
+        return False
+    return check_against_labels(part, ids, part.split, problems) is not None
 
 
 def _notes(pf: PredictionFile) -> list[str]:

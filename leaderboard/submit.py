@@ -39,6 +39,7 @@ from .entries import (
     read_entry_file,
     validate_entry,
 )
+from .quota import LEDGER_FILE
 from .ties import update_ties
 from .transaction import Transaction, store_lock
 
@@ -183,7 +184,8 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
            resamples: int = bs.DEFAULT_RESAMPLES,
            seed: int = bs.DEFAULT_SEED,
            tie_resamples: int | None = None,
-           progress: Progress = NULL_PROGRESS) -> SubmitResult:
+           progress: Progress = NULL_PROGRESS,
+           quota=None, consume: str | None = None) -> SubmitResult:
     """Validate, score and add one entry to the store (atomically).
 
     ``path`` is a prediction file, a folder of per-split prediction files, or a runner output
@@ -192,7 +194,11 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
     numbers are the means over the seeds, with each seed's value kept). Metadata
     comes from ``entry_file`` (TOML, the keys of docs/leaderboard.md), then ``metadata``, then
     defaults. Refuses an existing entry of the same name unless ``replace``. On any failure the
-    store is left as it was.
+    store is left as it was. ``consume`` names a folder of the store (relative to it) that the
+    same transaction removes: a pending submission, scored exactly once even if this is killed.
+    ``quota`` (a leaderboard.quota.QuotaPolicy) refuses a team over its
+    quota of test-split scorings before anything is scored, and counts the scoring once the
+    entry is committed.
     """
     path = Path(path)
     check_dataset_name(dataset)
@@ -235,6 +241,8 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
     # Validate the metadata before any work; the content checks run again on the built folder.
     typed = validate_entry(meta, str(entry_file or "metadata"), dataset=dataset,
                            has_predictions=True, has_run=run is not None)
+    if quota is not None:
+        quota.admit(submissions_dir, typed)
 
     with Transaction.begin(submissions_dir) as txn:
         folder = txn.stage_dir(f"{dataset}/{slug}")
@@ -260,6 +268,14 @@ def submit(path: str | os.PathLike, dataset: str, name: str, *,
                 raise AmgeError(f"Entry {slug!r} was added to {dataset_dir} while this submit "
                                 f"ran; pass --replace to overwrite it, or choose another --name",
                                 code="E907")
+            if quota is not None:  # again under the lock: the ledger is counted with the entry
+                quota.admit(submissions_dir, typed)
+                ledger = quota.ledger_with(submissions_dir, typed, slug, report.predictions.sha256,
+                                           list(report.splits))
+                if ledger is not None:
+                    txn.stage_file(f"{dataset}/{LEDGER_FILE}", ledger.to_json())
+            if consume is not None:
+                txn.delete(consume)
             txn.commit()
             result = SubmitResult(load_entry(target), replaced)
             try:

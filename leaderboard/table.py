@@ -72,6 +72,7 @@ class Board:
     rows: list[Row]
     leader: str | None  # slug of the tie-test leader
     ties: TiesRecord | None  # ties.json as read
+    labels: str = "public"  # the card's labels: "private" (held out, scored by CI) or "public"
 
     @property
     def families(self) -> list[str]:
@@ -82,15 +83,15 @@ class Board:
         return sorted({r.entry.status for r in self.rows})
 
 
-def _card(dataset: str) -> tuple[str, str]:
+def _card(dataset: str) -> tuple[str, str, str]:
     from amge_eval.harness.datasets import get_card
     from amge_eval.harness.errors import AmgeError
 
     try:
         card = get_card(dataset)
-        return card.title, card.paper_version
+        return card.title, card.paper_version, card.labels
     except AmgeError:
-        return dataset, ""
+        return dataset, "", "public"
 
 
 def build_board(dataset: str, entries: list[Entry], ties: TiesRecord | None) -> Board:
@@ -121,8 +122,8 @@ def build_board(dataset: str, entries: list[Entry], ties: TiesRecord | None) -> 
             warnings.append(f"scored with scorer {e.record.scorer_version}; this is "
                             f"{SCORER_VERSION}: run `amge-eval leaderboard rescore`")
         rows.append(Row(e, rank_of[e.slug], values, e.intervals(), tie, detail, warnings))
-    title, version = _card(dataset)
-    return Board(dataset, title, version, rows, leader.slug if leader else None, ties)
+    title, version, labels = _card(dataset)
+    return Board(dataset, title, version, rows, leader.slug if leader else None, ties, labels)
 
 
 def load_boards(stores: Stores, progress: Progress = NULL_PROGRESS) -> list[Board]:

@@ -94,6 +94,32 @@ def all_files(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file())
 
 
+ENTRY = """entry_version = 1
+name = "{name}"
+dataset = "{dataset}"
+status = "verified"
+family = "video"
+authors = ["A. Person"]
+{team}modalities_train = ["rgb"]
+modalities_test = ["rgb"]
+training_data = "MuscleMap136 train split"
+pretraining = "none"
+"""
+
+
+def add_pending(subs: Path, store: Store, name: str, team: str | None = "ACME Lab",
+                dataset: str = DATASET, noise: float = 0.5, seed: int = 0,
+                folder: str | None = None, splits=EVAL) -> Path:
+    """A pending submission (submissions/_pending/<dataset>/<entry>/) for a private dataset."""
+    from amge_eval.leaderboard.entries import entry_slug
+
+    d = subs / "_pending" / dataset / (folder or entry_slug(name))
+    write_pred_dir(d / "predictions", store, noise, seed, splits=splits, dataset=dataset)
+    (d / "entry.toml").write_text(ENTRY.format(
+        name=name, dataset=dataset, team=f'team = "{team}"\n' if team else ""))
+    return d
+
+
 HOSTILE_NAME = '=HYPERLINK("http://x")<script>alert("pwn")</script> "Q" \'S\' & Ünïcødé 🏋️‍♀️ שלום'
 HOSTILE_NOTES = 'Line one <img src=x onerror=alert(1)>\nline two </dd></dl><script>bad()</script>'
 

@@ -63,6 +63,8 @@ def _record_parts():
     from amge_eval.harness.records import (
         CompareRecord,
         Environment,
+        LabelManifest,
+        QuotaLedger,
         RescoreRecord,
         RunRecord,
         ScoreRecord,
@@ -76,14 +78,16 @@ def _record_parts():
     )
 
     records = {"ScoreRecord": ScoreRecord, "CompareRecord": CompareRecord, "RunRecord": RunRecord,
-               "TiesRecord": TiesRecord, "RescoreRecord": RescoreRecord}
+               "TiesRecord": TiesRecord, "RescoreRecord": RescoreRecord,
+               "LabelManifest": LabelManifest, "QuotaLedger": QuotaLedger}
     parts = {"PredictionsInfo": PredictionsInfo, "CISettings": CISettings,
              "SummaryCell": SummaryCell, "Interval": IntervalRecord, "Environment": Environment}
     return records, parts
 
 
 @pytest.mark.parametrize("name", ["ScoreRecord", "CompareRecord", "RunRecord", "TiesRecord",
-                                  "RescoreRecord", "PredictionsInfo", "CISettings", "SummaryCell",
+                                  "RescoreRecord", "LabelManifest", "QuotaLedger",
+                                  "PredictionsInfo", "CISettings", "SummaryCell",
                                   "Interval", "Environment"])
 def test_every_record_field_is_documented(name):
     """Each record's table in docs/formats.md lists exactly its fields, nested ones included;

@@ -45,5 +45,18 @@ def test_update_committed_is_the_maintainers_explicit_choice(tmp_path, committed
                     update_committed=True, site_dir=tmp_path / "site", resamples=200)
     assert res.store == committed
     assert not (tmp_path / "runs" / "submissions").exists()
-    assert (committed / "synth" / "all-ones" / "run.json").read_text() != \
-        (COMMITTED / "synth" / "all-ones" / "run.json").read_text()
+    assert (committed / "synth" / "all-ones" / "runs" / "seed-0.json").is_file()
+    assert not (committed / "synth" / "all-ones" / "run.json").exists()  # replaced, not mixed
+
+
+def test_seeds_make_one_entry_with_the_mean_and_each_seed(tmp_path, committed):
+    res = reproduce(("random",), runs_dir=tmp_path / "runs", committed=committed,
+                    seeds=(0, 1, 2), site_dir=tmp_path / "site", resamples=200)
+    entry = next(e for e in load_store(res.store)["synth"] if e.slug == "random")
+    assert entry.record.seeds == [0, 1, 2] and sorted(entry.runs) == [0, 1, 2]
+    cell = entry.record.summary["test_a"]
+    assert len(cell.seed_values) == 3 and len(set(cell.seed_values)) == 3  # random differs
+    assert cell.value == pytest.approx(sum(cell.seed_values) / 3, abs=1e-5)
+    assert res.spreads["random"]["test_a"] == pytest.approx(cell.spread())
+    page = (tmp_path / "site" / "synth" / "random.html").read_text()
+    assert "<h2>Seeds</h2>" in page

@@ -80,6 +80,7 @@ class EntryMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_d
     status: Status
     family: Family
     authors: list[str]  # who produced the numbers or predictions (may be empty)
+    team: str | None = None  # the team a submission counts against in the test-split quota
     paper: str | None = None  # title or citation of the paper that describes the method
     paper_url: str | None = None  # http(s) link to the paper
     code_url: str | None = None  # http(s) link to the code
@@ -107,6 +108,13 @@ class EntryMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_d
             out = _text_problems(value, MAX_NAME if key == "name" else MAX_TEXT, key == "notes")
             if key == "name" and not value.strip():
                 out.append(("must not be empty", "E906"))
+            return out
+        if key == "team":
+            from .quota import team_key
+
+            out = _text_problems(value, MAX_NAME)
+            if not team_key(value):
+                out.append(("needs at least one letter or digit", "E903"))
             return out
         if key == "reported":
             return [(f"{k}: {msg}", code) for k in ("paper_version", "table")
