@@ -75,9 +75,13 @@ def run_record(dataset: str = DATASET, skipped=None, **over) -> RunRecord:
     return RunRecord(**fields)
 
 
-def write_run_dir(folder: Path, store: Store, noise: float, seed: int = 0, **over) -> Path:
-    """The layout `amge-eval run-baseline NAME --out DIR` writes."""
+def write_run_dir(folder: Path, store: Store, noise: float, seed: int = 0,
+                  seed_of_run: int | None = None, **over) -> Path:
+    """The layout `amge-eval run-baseline NAME --out DIR` writes (``seed`` makes the scores,
+    ``seed_of_run`` is the run record's training seed)."""
     write_pred_dir(folder / "predictions", store, noise, seed)
+    if seed_of_run is not None:
+        over["seed"] = seed_of_run
     (folder / "run.json").write_text(run_record(**over).to_json())
     return folder
 
