@@ -292,6 +292,8 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
                             f"{cfg.data.get('max_persons', 1)}; the model's person slots must "
                             f"match the loader's (set both)", code="E803")
         model = spec.builder(num_muscles=20, **cfg.model)
+        if hasattr(model, "fit_labels"):  # a model whose outputs depend on the train labels
+            model.fit_labels(labels["train"])
         weights = training.load_weights(model, opts.weights) if opts.weights else None
         if d.enabled and device.type == "cuda" and cfg.train.batchnorm == "batch":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -335,7 +337,8 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
                 eval=settings, eval_views=EvalViews(
                     temporal=cfg.eval.temporal_views, spatial=cfg.eval.spatial_views,
                     aggregate=cfg.eval.aggregate,
-                    scores="sigmoid" if cfg.train.loss == "bce" else "softmax")),
+                    scores="lookup" if hasattr(model, "muscle_scores") else
+                    "sigmoid" if cfg.train.loss == "bce" else "softmax")),
             "skipped_samples": {k: v for k, v in skipped.items() if v},
             "determinism": determinism,
         }

@@ -141,7 +141,11 @@ def load_weights(model: torch.nn.Module, path: str) -> dict:
 def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed: int,
           checkpoint: Path, run_key: str, resume: bool, progress: Progress = NULL_PROGRESS
           ) -> TrainState:
-    """Train in place; checkpoint after every epoch; resume from the checkpoint when present."""
+    """Train in place; checkpoint after every epoch; resume from the checkpoint when present.
+
+    The loss is the multi-label loss of ``cfg.loss`` unless the model defines its own
+    ``training_loss(outputs, y, rows)`` (rows: the samples' rows in the split's labels), as the
+    HAR + lookup baseline does; ``predict`` likewise uses a model's ``muscle_scores``."""
     optimizer = make_optimizer(model, cfg)
     state = TrainState(losses=[])
     if resume and checkpoint.is_file():
@@ -187,7 +191,12 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(state.step, total, warmup)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                per_sample = multilabel_loss(ddp_model(x), y, cfg.loss)
+                out = ddp_model(x)
+                if hasattr(model, "training_loss"):  # a model with its own objective (HAR)
+                    rows = torch.as_tensor(dataset.rows, device=device)[batch.index.to(device)]
+                    per_sample = model.training_loss(out, y, rows)
+                else:
+                    per_sample = multilabel_loss(out, y, cfg.loss)
             # sum over this rank's samples / global batch size, times world: DDP's gradient
             # average then equals the gradient of the mean loss over the global batch
             loss = per_sample.sum() * (d.world / global_n)
@@ -238,8 +247,10 @@ def predict(model, dataset, cfg: EvalConfig, loss_kind: str, device: torch.devic
         if x.ndim == _single_view_ndim(dataset):  # no view axis: one view per sample
             x = x.unsqueeze(1)
         n, v = x.shape[:2]
-        logits = model(x.flatten(0, 1))  # (N*V, 20)
-        probs = to_scores(logits, loss_kind).view(n, v, -1)
+        logits = model(x.flatten(0, 1))  # (N*V, outputs)
+        scores = (model.muscle_scores(logits) if hasattr(model, "muscle_scores")
+                  else to_scores(logits, loss_kind))  # (N*V, 20)
+        probs = scores.view(n, v, -1)
         agg = probs.mean(dim=1) if cfg.aggregate == "mean" else probs.amax(dim=1)
         parts.append(agg.cpu().numpy().astype(np.float32))
         progress.advance(task, n)

@@ -53,7 +53,7 @@ class EvalViews(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     temporal: int  # clip positions (video) or resampling phases (skeletons) per sample
     spatial: int  # crops per position (video)
     aggregate: Literal["mean", "max"]  # how per-view scores become one
-    scores: Literal["sigmoid", "softmax"]  # the activation the written scores went through
+    scores: Literal["sigmoid", "softmax", "lookup"]  # how the written scores were made
 
 
 class DataSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
