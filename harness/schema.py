@@ -146,6 +146,13 @@ def collect(cls, data: object, where: str = "") -> tuple[object | None, list[Iss
     if not isinstance(data, dict):
         return None, [Issue(where or "(top)", f"expected a table of keys, got {show(data)}",
                             "type")]
+    try:
+        return _collect(cls, data, where)
+    except RecursionError:
+        return None, [Issue(where or "(top)", "nested too deeply", "type")]
+
+
+def _collect(cls, data: dict, where: str) -> tuple[object | None, list[Issue]]:
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = _fields(cls)
     keys = {key: attr for attr, key, _ in fields}

@@ -39,6 +39,7 @@ RUN_FILE = "run.json"
 RUNS_DIR = "runs"
 PREDICTIONS_DIR = "predictions"
 MAX_SLUG = 64
+MAX_ENTRY_BYTES = 1024 * 1024  # an entry file is a few hundred bytes
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # Names that Windows refuses as file names; a store must check out everywhere.
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
@@ -143,12 +144,19 @@ def read_entry_file(path: str | os.PathLike) -> dict:
     """Parse an entry file (or a --entry-file metadata file) without validating it."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_ENTRY_BYTES:
+            raise EntryInvalid([Problem("E900", f"is {path.stat().st_size:,} bytes; an entry "
+                                                f"file is at most {MAX_ENTRY_BYTES:,}",
+                                        str(path))], str(path))
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise AmgeError(f"{path}: no such entry file", code="E900") from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise EntryInvalid([Problem("E900", f"not a readable TOML file: {exc}", str(path))],
                            str(path)) from exc
+    except RecursionError as exc:
+        raise EntryInvalid([Problem("E900", "nested too deeply to be an entry file",
+                                    str(path))], str(path)) from exc
 
 
 def validate_entry(data: object, source: str = "", dataset: str | None = None,

@@ -33,6 +33,7 @@ Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]  # an AP or mAP in %
 SignedPercent = Annotated[float, msgspec.Meta(ge=-100.0, le=100.0)]  # a difference or gap in %
 Sha256 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 Count = Annotated[int, msgspec.Meta(ge=0)]
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # the largest record a reader loads
 
 
 class RecordInvalid(AmgeError):
@@ -75,17 +76,32 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "") -> Self:
-        raw = text.encode("utf-8") if isinstance(text, str) else text
+        raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        if len(raw) > MAX_RECORD_BYTES:
+            raise RecordInvalid(f"is {len(raw):,} bytes; a record is at most "
+                                f"{MAX_RECORD_BYTES:,}", source, code=cls.CODE)
         try:
             head = msgspec.json.decode(raw, type=_Head)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise RecordInvalid(f"not a JSON object ({exc})", source, code=cls.CODE) from exc
+        except RecursionError as exc:
+            raise RecordInvalid("nested too deeply to be a record", source,
+                                code=cls.CODE) from exc
         cls._check_head(head.kind, head.schema_version, source)
         try:
             obj = msgspec.json.decode(raw, type=cls, strict=True)
         except msgspec.ValidationError as exc:
-            sub, msg = describe(exc, msgspec.json.decode(raw))
+            try:
+                value = msgspec.json.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+                value = None  # the message then names the field without its value
+            sub, msg = describe(exc, value)
             raise RecordInvalid(msg, source, sub.lstrip("."), code=cls.CODE) from exc
+        except msgspec.DecodeError as exc:
+            raise RecordInvalid(f"not valid JSON ({exc})", source, code=cls.CODE) from exc
+        except RecursionError as exc:
+            raise RecordInvalid("nested too deeply to be a record", source,
+                                code=cls.CODE) from exc
         obj._raise_checks(source)
         return obj
 
@@ -105,6 +121,9 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     @classmethod
     def read(cls, path: str | os.PathLike) -> Self:
         try:
+            if Path(path).stat().st_size > MAX_RECORD_BYTES:
+                raise RecordInvalid(f"is {Path(path).stat().st_size:,} bytes; a record is at "
+                                    f"most {MAX_RECORD_BYTES:,}", str(path), code=cls.CODE)
             raw = Path(path).read_bytes()
         except OSError as exc:
             raise RecordInvalid(f"cannot read the file ({exc.strerror or exc})", str(path),
