@@ -54,10 +54,9 @@ KINDS = ("verified", "reproduced", "reported")
 def make_bases(root: Path) -> dict[str, Path]:
     """One valid entry folder of each status, built with the project's own submit."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from amge_eval.leaderboard.submit import submit
     from tests.conftest import make_store
     from tests.leaderboard_helpers import COMMITTED, copy_reported, write_pred_dir, write_run_dir
-
-    from amge_eval.leaderboard.submit import submit
 
     store = make_store(root / "labels")
     subs = copy_reported(root / "subs")
