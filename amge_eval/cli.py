@@ -253,7 +253,12 @@ def datasets_show(name: Annotated[str, typer.Argument(help="Dataset card name.")
     known = ", ".join(c.unseen_activities) or "-"
     more = "" if c.unseen_complete else f" (the paper names {len(c.unseen_activities)} of {c.unseen_count})"
     out.print(f"Unseen activities ({c.unseen_count}){more}: {known}")
-    m = Table(title="Muscle groups (label order)", title_justify="left")
+    out.print("Activity from a video path (labels import): " + c.activity_from_path
+              + (f" {c.activity_regex!r}" if c.activity_regex else ""))
+    m = Table(title="Muscle groups (label order: the order the papers list them in, three-dataset "
+                    "version supplementary D.1, journal version Section III-B; the release's "
+                    "code names no muscles, its label pickles hold only the indices #)",
+              title_justify="left")
     for col in ("#", "id", "name", "region", "anatomical members"):
         m.add_column(col)
     for mu in MUSCLES:
@@ -270,9 +275,21 @@ def labels_import(
     videos: Annotated[Path, typer.Option(help="Pickled list of video paths (official release).")],
     labels: Annotated[Path, typer.Option(help="Pickled list of lists of muscle indices 0..19.")],
     labels_dir: LabelsDir = None,
-    activity_from: Annotated[str | None, typer.Option(help="'parent' (activity = the video's "
-                                                      "folder name) or 'none'; default: the "
-                                                      "card's setting.")] = None,
+    activity_from: Annotated[str | None, typer.Option(help="How a clip's activity is read from "
+                                                      "its path: 'filename' (the release's "
+                                                      "...AN_<activity>_ST... rule), 'parent' "
+                                                      "(the folder's name), 'regex' (see "
+                                                      "--activity-regex) or 'none'; default: "
+                                                      "the card's setting.")] = None,
+    activity_regex: Annotated[str | None, typer.Option(help="Regular expression searched in "
+                                                       "each path; its only group, or the group "
+                                                       "named 'activity', is the activity "
+                                                       "(implies --activity-from regex).")] = None,
+    allow_activity_mismatch: Annotated[bool, typer.Option(help="Import even when the paths give "
+                                                          "another number of activities than "
+                                                          "the card (a copy that really "
+                                                          "differs); recorded in the "
+                                                          "provenance.")] = False,
     rewrite: Annotated[list[str] | None, typer.Option(help="OLD=NEW path component rewrite in "
                                                       "media paths, e.g. musclemap_trimmed="
                                                       "musclemap_rescale, or 'reference' "
@@ -287,7 +304,8 @@ def labels_import(
     check_split(split)
     ls, path, warnings = import_official(dataset, split, videos, labels,
                                          resolve_labels_dir(labels_dir), activity_from, replace,
-                                         parse_rewrite(rewrite))
+                                         parse_rewrite(rewrite), activity_regex=activity_regex,
+                                         allow_activity_mismatch=allow_activity_mismatch)
     out = _out()
     acts = len({a for a in ls.activities.tolist() if a})
     out.print(f"Imported {len(ls)} samples ({acts} activities) into {path}")
@@ -543,6 +561,10 @@ def run_baseline_cmd(
     batch_size: Annotated[int | None, typer.Option(help="Shortcut for --set "
                                                    "train.batch_size=N.")] = None,
     seed: RunSeed = 0,
+    preset: Annotated[str | None, typer.Option(help="Config preset applied over the baseline's "
+                                               "file, below --config and --set: 'paper' (the "
+                                               "papers' and release's recipe, docs/presets.md) "
+                                               "or 'default'.")] = None,
     device: Annotated[str, typer.Option(help="auto (a GPU when present), cpu or cuda.")] = "auto",
     weights: Annotated[Path | None, typer.Option(help="Local state-dict file to initialise "
                                                  "the model from (never downloaded).")] = None,
@@ -570,7 +592,7 @@ def run_baseline_cmd(
                       epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                       weights=weights, resume=resume, skip_bad=skip_bad, resamples=resamples,
                       threads=threads, checkpoint_dir=checkpoint_dir,
-                      deterministic=deterministic)
+                      deterministic=deterministic, preset=preset)
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         result = run_baseline(opts, progress)
     if result.record is None:
@@ -818,6 +840,9 @@ def reproduce(
     data_root: DataRoot = None,
     seeds: Annotated[int, typer.Option(help="Train every baseline with seeds 0..N-1; the board "
                                        "shows the mean, with the spread over seeds.")] = 3,
+    preset: Annotated[str | None, typer.Option(help="Config preset of the trained baselines "
+                                               "('paper': the papers' recipe, docs/presets.md); "
+                                               "their entries are named <baseline>-<preset>.")] = None,
     resamples: Resamples = 10_000,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
     deterministic: Annotated[bool, typer.Option(help="Pin every numerical knob (CPU dispatch, "
@@ -841,7 +866,7 @@ def reproduce(
                       store=store, committed=submissions, update_committed=update_committed,
                       site_dir=site, labels_dir=labels_dir, data_root=data_root,
                       seeds=tuple(range(seeds)), resamples=resamples, threads=threads,
-                      deterministic=deterministic,
+                      deterministic=deterministic, preset=preset,
                       progress=progress)
     t = Table(title="Embedded benchmark (synth): masked mAP %", title_justify="left")
     for col in ("baseline", "params", *TABLE_KEYS, "seconds"):

@@ -24,9 +24,9 @@ DEFAULT_BASELINES = ("random", "all-ones", "all-zeros", "prior", "stgcn", "ctrgc
 
 @dataclass
 class ReproduceResult:
-    runs: dict[str, Path] = field(default_factory=dict)  # baseline -> its seed set's folder
-    summaries: dict[str, dict] = field(default_factory=dict)  # baseline -> val_s..test_gap (%)
-    spreads: dict[str, dict] = field(default_factory=dict)  # baseline -> sd over seeds (%)
+    runs: dict[str, Path] = field(default_factory=dict)  # entry name -> its seed set's folder
+    summaries: dict[str, dict] = field(default_factory=dict)  # entry name -> val_s..test_gap (%)
+    spreads: dict[str, dict] = field(default_factory=dict)  # entry name -> sd over seeds (%)
     params: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
     store: Path | None = None  # where the entries were written
@@ -39,9 +39,15 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
               labels_dir=None, data_root=None, seeds: tuple[int, ...] = (0,),
               video: bool = False,
               resamples: int = 10_000, threads: int | None = None,
-              deterministic: bool = False,
+              deterministic: bool = False, preset: str | None = None,
               progress: Progress = NULL_PROGRESS) -> ReproduceResult:
-    """Run the loop; every step is the library call behind one CLI command."""
+    """Run the loop; every step is the library call behind one CLI command.
+
+    ``preset`` (e.g. "paper") runs the trained baselines under that config preset, into run
+    folders and entries named ``<baseline>-<preset>``; statistical baselines have no settings
+    and run as they are."""
+    from amge_eval.baselines.config import DEFAULT_PRESET, read_preset
+    from amge_eval.baselines.registry import get_baseline
     from amge_eval.baselines.runner import RunOptions, run_baseline
     from amge_eval.harness.fileio import make_dirs
     from amge_eval.harness.labels import resolve_labels_dir
@@ -58,25 +64,37 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
         progress.note("Generating the embedded benchmark")
         generate_benchmark(labels_dir, data_root, video=video, seed=0, progress=progress)
     out.seconds["generate"] = time.perf_counter() - t0
+    if preset == DEFAULT_PRESET:
+        preset = None
+    if preset is not None:  # an unknown preset fails before anything runs
+        for name in baselines:
+            spec = get_baseline(name)
+            if spec.family != "statistical":
+                read_preset(spec, preset)
     for name in baselines:
         t0 = time.perf_counter()
-        folder = Path(runs_dir) / "synth" / name
+        trained = get_baseline(name).family != "statistical"
+        run_preset = preset if trained else None
+        entry_name = f"{name}-{run_preset}" if run_preset else name
+        folder = Path(runs_dir) / "synth" / entry_name
         params = 0
         for seed in seeds:
-            progress.note(f"Baseline {name}, seed {seed}")
+            progress.note(f"Baseline {entry_name}, seed {seed}")
             res = run_baseline(RunOptions(baseline=name, dataset="synth",
                                           out=folder / f"seed-{seed}", labels_dir=labels_dir,
                                           data_root=data_root, seed=seed, resamples=resamples,
                                           threads=threads, resume=True,
-                                          deterministic=deterministic), progress)
+                                          deterministic=deterministic, preset=run_preset),
+                               progress)
             params = res.record.params
-        entry = submit(folder, "synth", name, submissions_dir=target, labels_dir=labels_dir,
-                       replace=True, resamples=resamples, progress=progress).entry
-        out.runs[name] = folder
-        out.summaries[name] = entry.values()
-        out.spreads[name] = {k: c.spread() for k, c in entry.record.summary.items()}
-        out.params[name] = params
-        out.seconds[name] = time.perf_counter() - t0
+        entry = submit(folder, "synth", entry_name, submissions_dir=target,
+                       labels_dir=labels_dir, replace=True, resamples=resamples,
+                       progress=progress).entry
+        out.runs[entry_name] = folder
+        out.summaries[entry_name] = entry.values()
+        out.spreads[entry_name] = {k: c.spread() for k, c in entry.record.summary.items()}
+        out.params[entry_name] = params
+        out.seconds[entry_name] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stores = [p for p in (Path(committed), target) if p.is_dir()]
     stores = list(dict.fromkeys(p.resolve() for p in stores))  # the same folder once

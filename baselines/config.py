@@ -11,8 +11,17 @@ read or generated:
 - ``[train]`` and ``[eval]`` against TrainConfig and EvalConfig below.
 
 Precedence, lowest first: these defaults, the baseline's file in ``baselines/configs/``, a
-user's ``--config FILE``, ``--set table.key=value`` overrides, and the shortcuts
-``--epochs``/``--batch-size``.
+preset (``--preset NAME``), a user's ``--config FILE``, ``--set table.key=value`` overrides,
+and the shortcuts ``--epochs``/``--batch-size``.
+
+A preset is one overlay file per baseline, ``baselines/configs/presets/<preset>/<baseline>.toml``
+(``PresetFile``): the same four tables, checked by the same validator once merged; optional
+``[paper_version.<v>.<table>]`` tables applied on top for datasets whose card has that paper
+version (the papers train for different epochs); and ``[sources]``, where each key set
+(``"train.lr"``, ``"paper_version.v2.train.epochs"``) names where its value comes from. The
+names of the folders under ``presets/`` are the presets there are; ``paper`` is the MuscleMap
+papers' and release's recipe (docs/presets.md, generated from these files). A new baseline
+adds its preset with one file.
 """
 
 from __future__ import annotations
@@ -31,9 +40,11 @@ from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.schema import convert
 from amge_eval.harness.vocab import did_you_mean
 
-from .registry import BaselineSpec
+from .registry import CONFIG_DIR, BaselineSpec
 
 TABLES = ("model", "data", "train", "eval")
+PRESET_DIR = CONFIG_DIR / "presets"
+DEFAULT_PRESET = "default"  # the baseline's own file, no overlay; recorded as None
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
 
@@ -160,13 +171,114 @@ def check_tables(spec: BaselineSpec, merged: dict, source: str) -> tuple[TrainCo
     return train, evaluation
 
 
+class _Tables(msgspec.Struct, forbid_unknown_fields=True):
+    """A partial config: some of the four tables (their keys are checked once merged)."""
+
+    model: dict[str, object] = {}
+    data: dict[str, object] = {}
+    train: dict[str, object] = {}
+    eval: dict[str, object] = {}
+
+
+class PresetFile(msgspec.Struct, forbid_unknown_fields=True):
+    """The keys of a preset overlay file, ``baselines/configs/presets/<preset>/<baseline>.toml``."""
+
+    model: dict[str, object] = {}
+    data: dict[str, object] = {}
+    train: dict[str, object] = {}
+    eval: dict[str, object] = {}
+    # overlays for datasets of one paper version ("v1", "v2"; a card's paper_version)
+    paper_version: dict[str, _Tables] = {}
+    # "<table>.<key>" or "paper_version.<v>.<table>.<key>" -> where the value comes from
+    sources: dict[str, str] = {}
+
+    def settings(self) -> dict[str, object]:
+        """Every key the file sets, by its ``[sources]`` name."""
+        out = {f"{t}.{k}": v for t in TABLES for k, v in getattr(self, t).items()}
+        for version, tables in self.paper_version.items():
+            out.update({f"paper_version.{version}.{t}.{k}": v for t in TABLES
+                        for k, v in getattr(tables, t).items()})
+        return out
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        keys = self.settings()
+        for key in keys:
+            if not self.sources.get(key, "").strip():
+                problems.append(("sources", f"no source for {key!r}: say where its value comes "
+                                            f"from (paper version and section, release file and "
+                                            f"key, or official repository file)"))
+        from amge_eval.harness.datasets import builtin_cards
+
+        versions = sorted({c.paper_version for c in builtin_cards().values()})
+        for version in self.paper_version:
+            if version not in versions:
+                problems.append(("paper_version", f"{version!r} is no dataset card's paper "
+                                                  f"version.{did_you_mean(version, versions)} "
+                                                  f"Versions: {', '.join(versions)}"))
+        for key in self.sources:
+            if key not in keys:
+                problems.append(("sources", f"{key!r} is not a setting of this file."
+                                            f"{did_you_mean(key, keys)}"))
+        return problems
+
+    def tables(self, paper_version: str | None) -> dict[str, dict]:
+        """The overlay for a dataset of ``paper_version``: the base tables, then its own."""
+        out = {t: dict(getattr(self, t)) for t in TABLES}
+        extra = self.paper_version.get(paper_version or "")
+        if extra is not None:
+            for t in TABLES:
+                out[t].update(getattr(extra, t))
+        return {t: v for t, v in out.items() if v}
+
+
+def preset_names() -> list[str]:
+    """The presets there are: the folders of ``baselines/configs/presets/``, and ``default``."""
+    found = sorted(p.name for p in PRESET_DIR.iterdir() if p.is_dir()) if PRESET_DIR.is_dir() else []
+    return [DEFAULT_PRESET, *found]
+
+
+def presets_of(spec: BaselineSpec) -> list[str]:
+    """The presets defined for one baseline (``default`` always)."""
+    return [p for p in preset_names() if p == DEFAULT_PRESET or preset_path(spec.name, p).is_file()]
+
+
+def preset_path(baseline: str, preset: str) -> Path:
+    return PRESET_DIR / preset / f"{baseline}.toml"
+
+
+def read_preset(spec: BaselineSpec, preset: str) -> PresetFile:
+    """A baseline's overlay file for ``preset``; AmgeError E804 when the preset is unknown or the
+    baseline has none, E801/E803 when the file is unreadable or malformed."""
+    names = preset_names()
+    if preset not in names:
+        raise AmgeError(f"Unknown preset {preset!r}.{did_you_mean(preset, names)} Presets: "
+                        f"{', '.join(names)}.", code="E804")
+    path = preset_path(spec.name, preset)
+    if not path.is_file():
+        has = [b.stem for b in sorted((PRESET_DIR / preset).glob("*.toml"))]
+        raise AmgeError(f"Baseline {spec.name} has no {preset!r} preset (no {path.name} in "
+                        f"baselines/configs/presets/{preset}/); the {preset!r} preset exists "
+                        f"for: {', '.join(has) or 'no baseline'}. Presets of {spec.name}: "
+                        f"{', '.join(presets_of(spec))}.", code="E804")
+    return convert(PresetFile, read_toml(path), code="E803", source=str(path))
+
+
 def load_config(spec: BaselineSpec, config_file: Path | None = None,
                 overrides: list[str] | tuple = (), epochs: int | None = None,
-                batch_size: int | None = None) -> RunConfig:
-    """The baseline's resolved config, every table checked."""
+                batch_size: int | None = None, preset: str | None = None,
+                paper_version: str | None = None) -> RunConfig:
+    """The baseline's resolved config, every table checked.
+
+    ``preset`` (None or "default": none) overlays ``presets/<preset>/<baseline>.toml`` on the
+    baseline's file, with its ``[paper_version.<paper_version>]`` tables on top."""
     default_path = spec.config_path
     merged = _merge({}, read_toml(default_path), str(default_path))
     source = str(default_path)
+    if preset not in (None, DEFAULT_PRESET):
+        overlay = read_preset(spec, preset)
+        source = str(preset_path(spec.name, preset))
+        merged = _merge(merged, overlay.tables(paper_version), source)
     if config_file is not None:
         merged = _merge(merged, read_toml(config_file), str(config_file))
         source = str(config_file)
@@ -182,3 +294,78 @@ def load_config(spec: BaselineSpec, config_file: Path | None = None,
     train, evaluation = check_tables(spec, merged, source)
     return RunConfig(model=merged.get("model", {}), data=merged.get("data", {}),
                      train=train, eval=evaluation)
+
+
+# --------------------------------------------------------------------------- docs/presets.md
+
+PRESETS_DOC_BEGIN = "<!-- BEGIN generated from baselines/configs (baselines.config.presets_markdown) -->"
+PRESETS_DOC_END = "<!-- END generated -->"
+
+
+def _cell(value: object) -> str:
+    from amge_eval.harness.schema import show
+
+    return "–" if value is _ABSENT else f"`{show(value, limit=80)}`"
+
+
+_ABSENT = object()
+
+
+def presets_markdown(preset: str = "paper") -> str:
+    """The table of docs/presets.md: per baseline with a ``preset`` file, every setting whose
+    value differs from the baseline's CPU default, with the source of the preset's value; then
+    the settings the preset pins at the default's value. Generated from the files themselves (a
+    test compares it with the docs), so the docs cannot drift from the configs."""
+    from .registry import list_baselines
+
+    lines = []
+    for spec in list_baselines():
+        if not preset_path(spec.name, preset).is_file():
+            continue
+        overlay = read_preset(spec, preset)
+        base = load_config(spec).to_dict()
+        by_version = {v: load_config(spec, preset=preset, paper_version=v).to_dict()
+                      for v in ("v1", *sorted(overlay.paper_version))}
+        lines += [f"### {spec.paper_name or spec.name} (`{spec.name}`)", "",
+                  f"`baselines/configs/{spec.name}.toml` vs "
+                  f"`baselines/configs/presets/{preset}/{spec.name}.toml`.", "",
+                  f"| setting | CPU default | `{preset}` preset | source of the preset's value |",
+                  "|---|---|---|---|"]
+        same = []
+        for table in TABLES:
+            keys = sorted(set(base[table]) | {k for d in by_version.values() for k in d[table]})
+            for key in keys:
+                default = base[table].get(key, _ABSENT)
+                values = {v: d[table].get(key, _ABSENT) for v, d in by_version.items()}
+                name = f"{table}.{key}"
+                sources = [overlay.sources[s] for s in (name, *(f"paper_version.{v}.{name}"
+                                                              for v in sorted(values)))
+                           if s in overlay.sources]
+                if all(v == default for v in values.values()):
+                    if sources:
+                        same.append(f"`{name}` = {_cell(default)}")
+                    continue
+                if len(set(map(repr, values.values()))) == 1:
+                    shown = _cell(values["v1"])
+                else:
+                    shown = "; ".join(f"{_cell(x)} ({'v1, synth' if v == 'v1' else v})"
+                                      for v, x in values.items())
+                source = " / ".join(sources) or "(not set by the preset: a class default)"
+                lines.append(f"| `{name}` | {_cell(default)} | {shown} | "
+                             f"{source.replace('|', '/')} |")
+        lines.append("")
+        if same:
+            lines += [f"Set by the preset at the CPU default's value: {', '.join(same)}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_presets_doc(path: str | Path) -> Path:
+    """Rewrite the generated block of docs/presets.md from the config files."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    head, _, rest = text.partition(PRESETS_DOC_BEGIN + "\n")
+    _, _, tail = rest.partition(PRESETS_DOC_END)
+    from amge_eval.harness.fileio import write_text_atomic
+
+    return write_text_atomic(path, f"{head}{PRESETS_DOC_BEGIN}\n{presets_markdown()}"
+                                   f"{PRESETS_DOC_END}{tail}")

@@ -51,7 +51,7 @@ from amge_eval.harness.records.run import (
 from amge_eval.harness.scoring import score_file
 from amge_eval.harness.vocab import EVAL_SPLITS
 
-from .config import RunConfig, load_config
+from .config import DEFAULT_PRESET, RunConfig, load_config
 from .registry import BaselineSpec, get_baseline
 
 
@@ -74,6 +74,7 @@ class RunOptions:
     skip_bad: bool = False
     resamples: int = 10_000  # bootstrap resamples of the final scoring
     generate: bool = True  # generate the embedded benchmark when --dataset synth is absent
+    preset: str | None = None  # config preset (baselines/configs/presets/<preset>/); None = default
     threads: int | None = None  # torch CPU threads (default: torch's choice; 1 if deterministic)
     deterministic: bool = False  # pin every numerical knob (baselines/determinism.py)
 
@@ -202,10 +203,12 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
     spec = get_baseline(opts.baseline)
     if not spec.config_path.is_file():
         raise AmgeError(f"Baseline {spec.name} has no config file {spec.config_path}", code="E801")
-    cfg = load_config(spec, opts.config_file, list(opts.overrides), opts.epochs, opts.batch_size)
     labels_dir = resolve_labels_dir(opts.labels_dir)
-    data_root = Path(opts.data_root).expanduser() if opts.data_root else default_data_root()
     card = get_card(opts.dataset, labels_dir)
+    preset = None if opts.preset in (None, DEFAULT_PRESET) else opts.preset
+    cfg = load_config(spec, opts.config_file, list(opts.overrides), opts.epochs, opts.batch_size,
+                      preset=preset, paper_version=card.paper_version)
+    data_root = Path(opts.data_root).expanduser() if opts.data_root else default_data_root()
     out = Path(opts.out) if opts.out else default_out(opts.dataset, spec.name, opts.seed)
     _prepare_out(out)
     generated = _ensure_dataset(opts, labels_dir, data_root, spec, progress)
@@ -253,7 +256,8 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
         paper_name=spec.paper_name, family=spec.family, modalities=list(spec.modalities),
         dataset=opts.dataset, dataset_paper_version=card.paper_version,
         label_fingerprints={s: labels[s].fingerprint for s in labels},
-        config=msgspec.to_builtins(cfg.to_dict()), config_sha256=cfg.digest(), seed=opts.seed,
+        config=msgspec.to_builtins(cfg.to_dict()), config_sha256=cfg.digest(), preset=preset,
+        seed=opts.seed,
         git=_git(), environment=environment(), command=_command(),
         timing={k: round(v, 3) for k, v in timing.items()}, paper_params_m=spec.paper_params_m,
         params=params, params_m=round(params / 1e6, 3),

@@ -17,7 +17,7 @@ import msgspec
 from .errors import AmgeError
 from .muscles import MUSCLE_IDS
 from .schema import convert
-from .vocab import SPLITS, did_you_mean
+from .vocab import ACTIVITY_MODES, SPLITS, did_you_mean
 
 _CARD_DIR = Path(__file__).parent / "cards"
 
@@ -38,7 +38,11 @@ class CardFile(msgspec.Struct, forbid_unknown_fields=True):
     paper: str = ""
     source: str = ""
     clips_stated: int | None = None
-    activity_from_path: Literal["parent", "none"] = "parent"
+    # how `labels import` reads each clip's activity from its video path (vocab.ACTIVITY_MODES):
+    # "filename" (the release's ...AN_<activity>_ST... rule), "parent" (the folder), "regex"
+    # (activity_regex below) or "none"; docs/formats.md "Importing the official release"
+    activity_from_path: Literal[ACTIVITY_MODES] = "parent"
+    activity_regex: str | None = None  # the pattern of "regex": one group, or (?P<activity>...)
     notes: str = ""
     splits: dict[Literal[SPLITS], int] = {}
     unseen: _Unseen = msgspec.field(default_factory=_Unseen)
@@ -50,7 +54,26 @@ class CardFile(msgspec.Struct, forbid_unknown_fields=True):
     def check(self) -> list[tuple[str, str]]:
         if self.muscles is not None and tuple(self.muscles) != MUSCLE_IDS:
             return [("muscles", "a card may not change the 20 muscle groups or their order")]
+        if self.activity_from_path == "regex":
+            if self.activity_regex is None:
+                return [("activity_regex", 'activity_from_path = "regex" needs activity_regex')]
+            from .labels import compile_activity_regex
+
+            try:
+                compile_activity_regex(self.activity_regex)
+            except AmgeError as exc:
+                return [("activity_regex", exc.message.replace("--activity-regex ", "", 1))]
+        elif self.activity_regex is not None:
+            return [("activity_regex", f'is read only with activity_from_path = "regex", not '
+                                       f'{self.activity_from_path!r}')]
+        if not 0 <= self.unseen_count() <= self.activities:
+            return [("unseen", f"{self.unseen_count()} unseen activities, but the card has "
+                               f"{self.activities} activities in all")]
         return []
+
+    def unseen_count(self) -> int:
+        u = self.unseen
+        return u.count if u.count is not None else len(u.activities)
 
 
 @dataclass(frozen=True)
@@ -66,11 +89,18 @@ class DatasetCard:
     unseen_complete: bool  # False when the paper's list is cut off
     unseen_count: int  # number of unseen activities (may exceed the names known)
     clips_stated: int | None = None
-    activity_from_path: str = "parent"  # "parent" | "none"; see labels.sample_id_from_path
+    activity_from_path: str = "parent"  # vocab.ACTIVITY_MODES; see labels.activity_of_paths
+    activity_regex: str | None = None  # the pattern of activity_from_path = "regex"
     muscles: tuple[str, ...] = MUSCLE_IDS
     notes: str = ""
     path: str = ""  # the card file
     labels: str = "public"  # "public" or "private" (CardFile.labels)
+
+    def activity_count(self, split: str) -> int:
+        """How many activities the split holds by the card: the unseen ones on val_unseen and
+        test_unseen, the seen ones (all activities minus the unseen) on train, val_seen and
+        test_seen. `labels import` refuses a split whose paths give another count (E514)."""
+        return self.unseen_count if split.endswith("_unseen") else self.activities - self.unseen_count
 
 
 def _card_from_file(path: Path) -> DatasetCard:
@@ -83,8 +113,9 @@ def _card_from_file(path: Path) -> DatasetCard:
         name=f.name, title=f.title or f.name, paper_version=f.paper_version, paper=f.paper,
         source=f.source, activities=f.activities, split_sizes=dict(f.splits),
         unseen_activities=tuple(f.unseen.activities), unseen_complete=f.unseen.complete,
-        unseen_count=f.unseen.count if f.unseen.count is not None else len(f.unseen.activities),
-        clips_stated=f.clips_stated, activity_from_path=f.activity_from_path, notes=f.notes,
+        unseen_count=f.unseen_count(),
+        clips_stated=f.clips_stated, activity_from_path=f.activity_from_path,
+        activity_regex=f.activity_regex, notes=f.notes,
         path=str(path), labels=f.labels)
 
 

@@ -118,7 +118,7 @@ OTHER_CODES: dict[str, str] = {
     "E502": "the label store already holds different labels for the split",
     "E503": "labels absent from the store",
     "E504": "official release pickle unusable",
-    "E505": "import option invalid (--activity-from, --rewrite)",
+    "E505": "import option invalid (--activity-from, --activity-regex, --rewrite), or paths it cannot read",
     # private labels: the encrypted label store and the public id lists (harness/private.py)
     "E506": "encrypted label store unusable (folder, manifest or a split's file missing or malformed)",
     "E507": "label key missing or malformed (AMGE_EVAL_LABELS_KEY)",
@@ -128,6 +128,7 @@ OTHER_CODES: dict[str, str] = {
     "E511": "decryption output unusable (--out inside a git work tree, not empty, a file)",
     "E512": "encryption refused (different labels or another key already there; pass --replace)",
     "E513": "public id list absent or malformed (--ids-dir)",
+    "E514": "imported activities disagree with the dataset card's count (try another --activity-from; --allow-activity-mismatch)",
     # scoring options and outputs
     "E600": "interval or seed settings invalid (--ci, --resamples, --level, --seed)",
     "E601": "output path unusable (cannot create or write the file or folder)",
@@ -153,6 +154,7 @@ OTHER_CODES: dict[str, str] = {
     "E801": "config file missing, unreadable or not TOML",
     "E802": "--set override malformed",
     "E803": "config table invalid (unknown key, wrong type or value)",
+    "E804": "unknown config preset, or none for this baseline (--preset)",
     "E810": "checkpoint belongs to another run",
     "E811": "weights file unusable",
     "E812": "output folder unusable (--out)",

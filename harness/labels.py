@@ -25,6 +25,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,7 @@ from .datasets import check_split
 from .errors import AmgeError, MissingData
 from .fileio import default_labels_dir, write_text_atomic
 from .muscles import MUSCLE_IDS, NUM_MUSCLES
+from .vocab import ACTIVITY_MODES, did_you_mean
 
 FINGERPRINT_VERSION = "amge-labels/v1"
 HEADER: tuple[str, ...] = ("sample_id", "activity", "media", *MUSCLE_IDS)
@@ -239,6 +241,92 @@ def sample_id_from_path(path: str) -> str:
     return f"{parts[-2]}/{stem}" if len(parts) > 1 else stem
 
 
+def _parts(path: str) -> list[str]:
+    return [p for p in str(path).replace("\\", "/").split("/") if p not in ("", ".")]
+
+
 def activity_from_path(path: str) -> str:
-    parts = [p for p in str(path).replace("\\", "/").split("/") if p not in ("", ".")]
+    """Activity of ``--activity-from parent``: the name of the folder holding the video."""
+    parts = _parts(path)
     return activity_from_dirname(parts[-2]) if len(parts) > 1 else ""
+
+
+def activity_from_filename(path: str) -> str | None:
+    """Activity of ``--activity-from filename``: the MuscleMap release's own rule.
+
+    The release (slowfast/datasets/dataset_cleanup.py) names a clip's activity by the text
+    between the last ``AN_`` and the next ``_ST`` (``...AN_push_ups_ST...`` -> ``push ups``).
+    It applies that to the whole path; this applies it to the file name, which gives the same
+    text whenever the file name holds ``AN_``. None when the file name does not hold
+    ``AN_<activity>_ST`` (the release would then produce a bogus name such as a whole path).
+    """
+    parts = _parts(path)
+    if not parts or "AN_" not in parts[-1]:
+        return None
+    rest = parts[-1].split("AN_")[-1]
+    if "_ST" not in rest:
+        return None
+    raw = rest.split("_ST")[0]
+    return activity_from_dirname(raw) or None
+
+
+def compile_activity_regex(pattern: str) -> re.Pattern:
+    """The pattern of ``--activity-regex``: it must compile and name the activity by a group
+    called ``activity`` or by its only group. Raises AmgeError (E505) otherwise."""
+    if not isinstance(pattern, str) or not pattern:
+        raise AmgeError("--activity-regex needs a pattern, e.g. '/(?P<activity>[^/]+)/[^/]+$'",
+                        code="E505")
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise AmgeError(f"--activity-regex {pattern!r} is not a valid regular expression: {exc}",
+                        code="E505") from exc
+    if "activity" not in rx.groupindex and rx.groups != 1:
+        raise AmgeError(f"--activity-regex {pattern!r} has {rx.groups} groups; give it one "
+                        f"group, or name the activity's group (?P<activity>...)", code="E505")
+    return rx
+
+
+def activity_from_regex(path: str, rx: re.Pattern) -> str | None:
+    """Activity of ``--activity-from regex``: the group ``activity`` (or the only group) of the
+    first match of ``rx`` in the path (``\\`` read as ``/``), normalised like a folder name;
+    None when the pattern does not match or the group is empty."""
+    m = rx.search(str(path).replace("\\", "/"))
+    if m is None:
+        return None
+    raw = m.group("activity") if "activity" in rx.groupindex else m.group(1)
+    return activity_from_dirname(raw) if raw else None
+
+
+def activity_of_paths(paths, mode: str, regex: str | None = None) -> list[str]:
+    """The activity of every video path under one mode (vocab.ACTIVITY_MODES):
+
+    - ``filename``: the release's ``AN_<activity>_ST`` rule (activity_from_filename);
+    - ``parent``: the folder holding the file (activity_from_path);
+    - ``regex``: a user pattern (activity_from_regex);
+    - ``none``: "" for every path.
+
+    Raises AmgeError (E505) naming the first path a ``filename`` or ``regex`` mode cannot read.
+    """
+    paths = list(paths)
+    if mode == "none":
+        return [""] * len(paths)
+    if mode == "parent":
+        return [activity_from_path(p) for p in paths]
+    if mode == "filename":
+        acts = [activity_from_filename(p) for p in paths]
+        why = "no AN_<activity>_ST in their file name"
+    elif mode == "regex":
+        rx = compile_activity_regex(regex or "")
+        acts = [activity_from_regex(p, rx) for p in paths]
+        why = f"no match (or an empty activity group) for --activity-regex {regex!r}"
+    else:
+        raise AmgeError(f"--activity-from must be one of {', '.join(ACTIVITY_MODES)}, not "
+                        f"{mode!r}.{did_you_mean(mode, ACTIVITY_MODES)}", code="E505")
+    bad = [p for p, a in zip(paths, acts) if a is None]
+    if bad:
+        hint = ("; the release's own paths read `...AN_<activity>_ST...`; for one folder per "
+                "activity use --activity-from parent" if mode == "filename" else "")
+        raise AmgeError(f"{len(bad)} of {len(paths)} video paths have {why} (first: "
+                        f"{str(bad[0])[:160]!r}){hint}", code="E505")
+    return acts

@@ -1,8 +1,11 @@
 """The 20 muscle groups of the MuscleMap label space, in label order.
 
 Column ``j`` of every label matrix and every score matrix is muscle ``MUSCLES[j]``: this is the
-order of the papers' annotation list and of the official release's MultiLabelBinarizer fitted
-on 0..19. Ids are stable snake_case names; the papers' wording is kept as ``name``.
+order in which the papers list the 20 groups (three-dataset version, supplementary D.1; journal
+version, Section III-B). The official release names no muscle anywhere: its label pickles hold
+indices 0..19 and its MultiLabelBinarizer fitted on 0..19 makes column j of index j, so reading
+index j as the papers' j-th muscle is the papers' order, not something the code states. Ids are
+stable snake_case names; the papers' wording is kept as ``name``.
 
 The body-region grouping is this project's (the papers define none): it exists only to
 summarise per-muscle AP, and never changes a reported mAP.

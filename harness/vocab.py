@@ -24,6 +24,10 @@ GAP_KEYS: tuple[str, ...] = ("val_gap", "test_gap")
 SUMMARY_KEYS: tuple[str, ...] = (*TABLE_KEYS, *GAP_KEYS)
 RANK_KEY = "test_a"  # the papers' headline number; the board ranks by it
 
+# ---- label import: how `labels import` reads an activity name from a video path
+# (harness/labels.py activity_of_paths; docs/formats.md "Importing the official release")
+ACTIVITY_MODES: tuple[str, ...] = ("filename", "parent", "regex", "none")
+
 # ---- methods and their inputs
 # What the baseline registry builds, then two kinds of outside submission.
 BASELINE_FAMILIES: tuple[str, ...] = ("statistical", "skeleton", "video")

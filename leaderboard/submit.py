@@ -98,7 +98,8 @@ def _meta_from_run(run: RunRecord, title: str) -> dict:
            "modalities_train": mods, "modalities_test": mods,
            "training_data": f"{title} train split", "pretraining": "not stated",
            "preset": run.preset or "default",
-           "notes": f"Reproduced with `amge-eval run-baseline {run.baseline}`.",
+           "notes": f"Reproduced with `amge-eval run-baseline {run.baseline}"
+                    f"{f' --preset {run.preset}' if run.preset else ''}`.",
            "params_m": round(run.params / 1e6, 3)}
     for key, value in (("frames", run.test_frames()), ("views", run.test_views())):
         if value is not None:
@@ -147,12 +148,14 @@ def _inputs(path: Path, dataset: str) -> _Inputs:
     first = records[min(records)]
     problems = [Problem("E910", f"seed-{n} holds a run with seed {r.seed}", str(seeds[n]))
                 for n, r in records.items() if r.seed != n]
-    problems += [Problem("E910", f"seed-{n} ran {r.baseline} with config {r.config_sha256[:12]}, "
-                                 f"but seed-{min(records)} ran {first.baseline} with config "
-                                 f"{first.config_sha256[:12]}: a seed set is one recipe",
+    problems += [Problem("E910", f"seed-{n} ran {r.baseline} with config {r.config_sha256[:12]} "
+                                 f"(preset {r.preset or 'default'}), but seed-{min(records)} ran "
+                                 f"{first.baseline} with config {first.config_sha256[:12]} "
+                                 f"(preset {first.preset or 'default'}): a seed set is one recipe",
                          str(seeds[n]))
                  for n, r in records.items()
-                 if (r.baseline, r.config_sha256) != (first.baseline, first.config_sha256)]
+                 if (r.baseline, r.config_sha256, r.preset)
+                 != (first.baseline, first.config_sha256, first.preset)]
     if problems:
         raise EntryInvalid(problems, str(path))
     return _Inputs(files, runs, first)

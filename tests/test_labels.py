@@ -141,6 +141,7 @@ def test_official_import(tmp_path):
     v, lab = _write_pickles(tmp_path, videos, labels)
     store = tmp_path / "store"
     ls, path, warnings = import_official("musclemap136", "test_unseen", v, lab, store,
+                                         activity_from="parent", allow_activity_mismatch=True,
                                          media_rewrite={"musclemap_trimmed": "musclemap_rescale"})
     assert path == split_path(store, "musclemap136", "test_unseen")
     assert ls.sample_ids.tolist() == ["hollow_hold/c0", "v-ups/c1", "running/c2", "running/c3"]
@@ -149,6 +150,7 @@ def test_official_import(tmp_path):
     np.testing.assert_array_equal(ls.labels, MultiLabelBinarizer(classes=list(range(20)))
                                   .fit_transform(labels))
     assert any("paper reports 1612" in w for w in warnings)
+    assert any("3 activities in test_unseen" in w and "card says 20" in w for w in warnings)
     assert (store / "musclemap136" / "test_unseen.provenance.json").is_file()
 
 
@@ -159,7 +161,7 @@ class _Evil:
 
 @pytest.mark.parametrize("payload, message", [
     (pickle.dumps(_Evil()), "other than lists"),
-    (pickle.dumps(np.array([1, 2])), "other than lists"),
+    (pickle.dumps(np.array([1, "a"], dtype=object)), "numpy array of Python objects"),
     (pickle.dumps({"a": 1}), "holds a dict"),
     (pickle.dumps([1.5]), "holds a float"),
     (pickle.dumps([True]), "holds a bool"),
@@ -189,5 +191,5 @@ def test_official_import_refuses_malformed_releases(tmp_path, videos, labels, me
     v, lab = _write_pickles(tmp_path, videos, labels)
     store = tmp_path / "store"
     with pytest.raises(AmgeError, match=message):
-        import_official("musclemap136", "test_unseen", v, lab, store)
+        import_official("musclemap136", "test_unseen", v, lab, store, activity_from="parent")
     assert not store.exists()
