@@ -126,8 +126,18 @@ def _merge(base: dict, extra: dict, source: str) -> dict:
                             code="E801")
         if not isinstance(values, dict):
             raise AmgeError(f"{source}: [{table}] must be a table", code="E801")
-        out.setdefault(table, {}).update(copy.deepcopy(values))
+        _deep_update(out.setdefault(table, {}), copy.deepcopy(values))
     return out
+
+
+def _deep_update(into: dict, values: dict) -> None:
+    """Update ``into`` key by key; a nested table updates the nested table it replaces, so an
+    overlay that sets one key of [model.backbone_options] keeps the others."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = value
 
 
 def parse_override(text: str) -> tuple[str, str, object]:
