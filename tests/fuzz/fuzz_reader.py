@@ -536,15 +536,16 @@ class Failure(Exception):
 
 
 def _valid_id(s: str) -> bool:
-    return (0 < len(s) <= 512 and s == s.strip() and s.isprintable() or
-            0 < len(s) <= 512 and s == s.strip() and
-            not any(ord(c) < 32 or ord(c) == 127 for c in s)) and \
-        not any(0xD800 <= ord(c) <= 0xDFFF for c in s)
+    return 0 < len(s) <= 512 and s == s.strip() and not any(ord(c) < 32 or ord(c) == 127
+                                                             for c in s)
 
 
 def _check_format(ids: np.ndarray, scores: np.ndarray) -> None:
     if ids.dtype.kind != "U" or ids.ndim != 1:
         raise Failure(f"accepted ids of dtype {ids.dtype} shape {ids.shape}")
+    cp = np.ascontiguousarray(ids).view(np.uint32)
+    if ((cp > 0x10FFFF) | ((cp >= 0xD800) & (cp <= 0xDFFF))).any():
+        raise Failure("accepted ids holding code points that are no Unicode characters")
     lst = ids.tolist()
     if len(set(lst)) != len(lst):
         raise Failure("accepted duplicate ids")
@@ -556,21 +557,22 @@ def _check_format(ids: np.ndarray, scores: np.ndarray) -> None:
 
 
 def _same_scores(original: np.ndarray, got: np.ndarray, ranked: bool) -> None:
-    """The reader's scores equal the file's (cast to float), or order and tie every column the
-    same way (where the reader replaced them by ranks)."""
+    """Every column of the reader's scores orders and ties the rows exactly as the file's scores
+    do (in the file's own dtype: 64-bit integers and long doubles compared exactly), and, unless
+    the reader says it ranked them, holds the file's values cast to float."""
     if original.shape != got.shape:
         raise Failure(f"scores shape {got.shape} != file's {original.shape}")
+    for j in range(original.shape[1]):
+        a = np.unique(original[:, j], return_inverse=True)[1].reshape(-1)
+        b = np.unique(got[:, j], return_inverse=True)[1].reshape(-1)
+        if not np.array_equal(a, b):
+            raise Failure(f"column {j}: the reader's scores order or tie rows differently from "
+                          f"the file's {original.dtype} scores")
     if not ranked:
         want = original.astype(np.float32 if original.dtype.kind == "f" and
                                original.dtype.itemsize <= 4 else np.float64)
         if not np.array_equal(want, got):
             raise Failure("scores differ from numpy's")
-        return
-    for j in range(original.shape[1]):
-        a = np.unique(original[:, j], return_inverse=True)[1].reshape(-1)
-        b = np.unique(got[:, j], return_inverse=True)[1].reshape(-1)
-        if not np.array_equal(a, b):
-            raise Failure(f"ranked column {j} orders rows differently from the file")
 
 
 def _order(names) -> list[int]:
@@ -691,7 +693,13 @@ def check_case(case: Case, workdir: Path) -> Outcome:
         raise Failure("the reader modified the file")
     accepted = pf is not None and not problems and bool(pf.parts)
     if accepted:
-        (oracle_npz if case.suffix == ".npz" else oracle_csv)(path, pf)
+        try:
+            (oracle_npz if case.suffix == ".npz" else oracle_csv)(path, pf)
+        except Failure:
+            raise
+        except Exception:  # noqa: BLE001 -- the oracle cannot even read what was accepted
+            raise Failure("accepted a file the oracle fails on:\n" + traceback.format_exc()) \
+                from None
     return Outcome(seconds, peak, accepted, tuple(sorted({p.code for p in problems})))
 
 
