@@ -543,7 +543,7 @@ def _valid_id(s: str) -> bool:
 def _check_format(ids: np.ndarray, scores: np.ndarray) -> None:
     if ids.dtype.kind != "U" or ids.ndim != 1:
         raise Failure(f"accepted ids of dtype {ids.dtype} shape {ids.shape}")
-    cp = np.ascontiguousarray(ids).view(np.uint32)
+    cp = np.ascontiguousarray(ids.astype(ids.dtype.newbyteorder("="))).view(np.uint32)
     if ((cp > 0x10FFFF) | ((cp >= 0xD800) & (cp <= 0xDFFF))).any():
         raise Failure("accepted ids holding code points that are no Unicode characters")
     lst = ids.tolist()
