@@ -361,8 +361,9 @@ def zip_bytes(ch, members: list[tuple[str, bytes]]) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate names
         with zipfile.ZipFile(buf, "w", method) as zf:
-            for name, data in members:
-                zf.writestr(name, data)
+            for name, data in members:  # a fixed time stamp: the same case, the same bytes
+                zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data,
+                            compress_type=method)
     data = buf.getvalue()
     if ch.chance(0.3):
         data = mutate_zip(ch, data)
