@@ -85,6 +85,8 @@ PROBLEM_CODES: dict[str, str] = {
     "E104": "file holds pickled Python objects",
     "E105": "unsupported file type",
     "E106": "CSV file malformed",
+    "E107": "too many zip members, or too many files in a directory",
+    "E108": "the arrays would need more memory than the cap once converted",
     # keys and arrays
     "E200": "required key missing",
     "E201": "unexpected key",
@@ -96,9 +98,12 @@ PROBLEM_CODES: dict[str, str] = {
     "E304": "sample_ids and scores disagree in length",
     "E305": "a sample id is empty, too long or has control characters",
     "E306": "dataset or split field malformed",
+    "E307": "too many rows in a split",
+    "E308": "a CSV line is too long",
     "E310": "muscle names missing",
     "E311": "unknown muscle names",
     "E313": "muscle names malformed or duplicated",
+    "E314": "too many muscle names, or a muscle name too long",
     # against the labels
     "E400": "sample ids missing from the file",
     "E401": "sample ids not in the split",

@@ -10,8 +10,14 @@ Formats (docs/formats.md has the full description):
   from the command line or, inside a directory, from the file name (``test_unseen.csv``).
 - a directory of such files, one split each.
 
-Files are opened read-only, npz members with ``allow_pickle=False``, and the declared
-(decompressed) size of everything is checked against a cap before any array is read.
+Files come from strangers, so the reader trusts nothing they declare. Files are opened
+read-only; npz members are parsed by ``harness.npyzip`` (no pickles, no numpy header fallback,
+bounded reads). Every resource a file can ask for is bounded before it is spent, each with its
+own problem code (:class:`ReadLimits`, overridable by environment variables): the file's size and
+its decompressed size (E103), the memory its arrays need once converted (E108), zip members and
+directory files (E107), rows per split (E307), CSV line length (E308), muscle-name count and
+length (E314). A dtype, shape or row count is checked from the array's header, before its data
+is read.
 """
 
 from __future__ import annotations
@@ -21,31 +27,95 @@ import hashlib
 import io
 import json
 import os
-import re
 import zipfile
-import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import Problem, ValidationFailed
+from .errors import AmgeError, Problem
 from .fileio import dir_sha256, sha256_file, write_bytes_atomic
 from .muscles import MUSCLE_IDS, NUM_MUSCLES, canonical_muscle
+from .npyzip import (
+    ZIP_ERRORS,
+    NpyHeader,
+    Refused,
+    check_size,
+    open_archive,
+    open_member,
+    read_data,
+    read_header,
+    show,
+)
 from .vocab import SPLITS, did_you_mean
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
+DEFAULT_MAX_ROWS = 2_000_000  # 200 times the largest real split (~10^4 rows)
+DEFAULT_MAX_MEMBERS = 64  # a multi-split file has at most 12
+DEFAULT_MAX_LINE = 65_536  # characters; a CSV row is at most ~1,100
 MAX_ID_LENGTH = 512
+MAX_NAMES = 100  # muscle names per file: a valid file has 20
+MAX_NAME_LENGTH = 100  # characters per muscle name: the longest alias has 15
+MAX_TEXT_LENGTH = 100  # characters of the dataset or split field
+SCORE_ROW_BYTES = NUM_MUSCLES * 8  # memory of one score row as float64, charged per row
 _SHOW = 5  # how many offending items a message lists
+
+
+def _env_int(name: str, default: int) -> int:
+    env = os.environ.get(name)
+    if env is None or env.strip() == "":
+        return default
+    try:
+        value = int(env.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise AmgeError(f"Expected a positive whole number in {name}, but got {env[:40]!r}",
+                        code="E600")
+    return value
 
 
 def max_bytes_default() -> int:
     """Cap on a prediction file's (decompressed) size: $AMGE_EVAL_MAX_BYTES, else 2 GiB."""
-    env = os.environ.get("AMGE_EVAL_MAX_BYTES")
-    try:
-        return int(env) if env else DEFAULT_MAX_BYTES
-    except ValueError:
-        return DEFAULT_MAX_BYTES
+    return _env_int("AMGE_EVAL_MAX_BYTES", DEFAULT_MAX_BYTES)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one read may spend. ``from_env`` reads the AMGE_EVAL_MAX_* variables."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES  # file size, decompressed size, and converted memory
+    max_rows: int = DEFAULT_MAX_ROWS  # rows of one split
+    max_members: int = DEFAULT_MAX_MEMBERS  # zip members, or files in a directory
+    max_line: int = DEFAULT_MAX_LINE  # characters in one CSV line
+
+    @classmethod
+    def from_env(cls, max_bytes: int | None = None) -> ReadLimits:
+        return cls(max_bytes=max_bytes_default() if max_bytes is None else max_bytes,
+                   max_rows=_env_int("AMGE_EVAL_MAX_ROWS", DEFAULT_MAX_ROWS),
+                   max_members=_env_int("AMGE_EVAL_MAX_MEMBERS", DEFAULT_MAX_MEMBERS),
+                   max_line=_env_int("AMGE_EVAL_MAX_LINE", DEFAULT_MAX_LINE))
+
+
+class _Budget:
+    """Memory one read may use: decompressed arrays, the float64 working copy of the scores (160
+    bytes a row), CSV ids and scores. Shared by the files of a directory."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+
+    def take(self, n: int) -> bool:
+        if self.used + n > self.limit:
+            return False
+        self.used += n
+        return True
+
+    def refusal(self, what: str, n: int) -> str:
+        return (f"{what} would bring the memory this read needs to {self.used + n} bytes, over "
+                f"the cap of {self.limit} (decompressed arrays, plus {SCORE_ROW_BYTES} bytes per "
+                f"score row for the float64 working copy; set AMGE_EVAL_MAX_BYTES to raise it)")
 
 
 @dataclass(eq=False)
@@ -70,19 +140,116 @@ class PredictionFile:
 
 
 def _first(items, n=_SHOW) -> str:
-    items = list(items)
-    shown = ", ".join(repr(x)[:80] for x in items[:n])
+    items = list(items[:n + 1]) if isinstance(items, list | tuple) else list(items)
+    shown = ", ".join((show(x, 80) if isinstance(x, str) else repr(x)[:80]) for x in items[:n])
     return shown + (", ..." if len(items) > n else "")
+
+
+# --------------------------------------------------------------------------- strings
+
+# Every character str.isspace() accepts (tests/test_reader_limits.py checks the list).
+_WHITESPACE = np.array([0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680,
+                        *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000],
+                       dtype=np.uint32)
+
+
+@dataclass
+class _StringFlags:
+    lengths: np.ndarray  # characters, trailing NULs excluded (numpy cannot store them)
+    control: np.ndarray  # holds a control character (NUL inside included)
+    invalid: np.ndarray  # holds a code point that is no Unicode character (surrogate, > U+10FFFF)
+    padded: np.ndarray  # starts or ends with whitespace
+
+
+def _string_flags(arr: np.ndarray) -> _StringFlags:
+    """Per element of a 1-D native ``<U`` array, from its code points, in blocks of about a
+    million code points (so temporaries stay small however long one string is): no Python string
+    is made, so code points that Python strings cannot hold are seen, not trusted."""
+    arr = np.ascontiguousarray(arr.reshape(-1))
+    n = arr.shape[0]
+    width = arr.dtype.itemsize // 4
+    flags = _StringFlags(np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool),
+                         np.zeros(n, bool))
+    if width == 0 or n == 0:
+        return flags
+    block = 1 << 20
+    rows_per = max(1, block // width)
+    cols_per = min(width, block)
+    for a in range(0, n, rows_per):
+        b = min(n, a + rows_per)
+        cp_rows = arr[a:b].view(np.uint32).reshape(b - a, width)
+        ln = np.zeros(b - a, np.int64)
+        nonzero_count = np.zeros(b - a, np.int64)
+        for c0 in range(0, width, cols_per):
+            cp = cp_rows[:, c0:c0 + cols_per]
+            nz = cp != 0
+            nonzero_count += np.count_nonzero(nz, axis=1)
+            has = nz.any(axis=1)
+            last = c0 + cp.shape[1] - np.argmax(nz[:, ::-1], axis=1)
+            ln = np.where(has, last, ln)  # blocks run left to right: the last one with a
+            del nz                         # non-NUL code point sets the length
+            flags.invalid[a:b] |= ((cp > 0x10FFFF) | ((cp >= 0xD800) & (cp <= 0xDFFF))).any(axis=1)
+            flags.control[a:b] |= (((cp > 0) & (cp < 0x20)) | (cp == 0x7F)).any(axis=1)
+        flags.lengths[a:b] = ln
+        # NUL pads every string to the width: a NUL before the end is one the string holds
+        flags.control[a:b] |= (width - nonzero_count) > (width - ln)
+        first = cp_rows[:, 0]
+        last_cp = cp_rows[np.arange(b - a), np.maximum(ln - 1, 0)]
+        flags.padded[a:b] = (ln > 0) & (np.isin(first, _WHITESPACE) | np.isin(last_cp, _WHITESPACE))
+    return flags
+
+
+def _bad_id_mask(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bad, invalid): ids that are empty, too long, padded, hold control characters or are
+    not Unicode text; and those of them that Python strings cannot show."""
+    f = _string_flags(ids)
+    bad = (f.lengths == 0) | (f.lengths > MAX_ID_LENGTH) | f.control | f.invalid | f.padded
+    return bad, f.invalid
+
+
+def bad_ids(ids: np.ndarray) -> list[str]:
+    """Ids that are empty, too long, padded with spaces, hold control characters or code points
+    that are no Unicode character (vectorised over the code points, no Python string per id)."""
+    if ids.size == 0:
+        return []
+    bad, invalid = _bad_id_mask(ids)
+    return [f"<id {i}: not Unicode text>" if invalid[i] else str(ids[i])
+            for i in np.flatnonzero(bad)]
+
+
+def _head(arr: np.ndarray, i: int, n: int = 80) -> str:
+    """repr of element i of a string array, cut to n characters without making the whole
+    string (an element may be as large as the cap)."""
+    cut = str(arr[i:i + 1].astype(f"<U{n + 1}")[0])
+    return repr(cut[:n]) + ("..." if len(cut) > n else "")
+
+
+def _show_ids(ids: np.ndarray, mask: np.ndarray, invalid: np.ndarray, n: int = _SHOW) -> str:
+    idx = np.flatnonzero(mask)
+    shown = [f"<row {i}: not Unicode text>" if invalid[i] else _head(ids, i) for i in idx[:n]]
+    return ", ".join(shown) + (", ..." if len(idx) > n else "")
 
 
 # --------------------------------------------------------------------------- array checks
 
-def check_scores(scores: np.ndarray, source: str, problems: list[Problem]) -> np.ndarray | None:
-    """Dtype, shape and finiteness of a score array; returns it as float or None when unusable."""
+_KIND_NAMES = {"O": "object", "c": "complex", "U": "string", "S": "bytes", "b": "boolean",
+               "V": "structured", "M": "datetime", "m": "timedelta"}
+_EXACT = 2**53  # integers of at most this magnitude are exact in float64
+
+
+def _column_name(c: int, names: list[str] | None) -> str:
+    return repr(names[c][:40]) if names is not None and c < len(names) else f"column {c}"
+
+
+def check_scores(scores: np.ndarray, source: str, problems: list[Problem],
+                 names: list[str] | None = None, notes: list[str] | None = None
+                 ) -> np.ndarray | None:
+    """Dtype, shape and finiteness of a score array; returns it as float32/float64 (or as
+    per-column ranks, see :func:`exact_scores`, saying so in ``notes``) or None when unusable.
+    ``names`` are the file's column names, for messages."""
     kind = scores.dtype.kind
     if kind not in "fiu":
-        what = {"O": "object", "c": "complex", "U": "string", "S": "bytes", "b": "boolean",
-                "V": "structured", "M": "datetime", "m": "timedelta"}.get(kind, str(scores.dtype))
+        what = _KIND_NAMES.get(kind, str(scores.dtype))
         problems.append(Problem("E300", f"Expected real-valued scores (float or int), but got "
                                         f"{what} dtype {scores.dtype}; store one real score per "
                                         f"sample and muscle (higher = more likely active)", source))
@@ -92,19 +259,55 @@ def check_scores(scores: np.ndarray, source: str, problems: list[Problem]) -> np
                                         f"per muscle, but got {scores.shape}", source))
         return None
     if kind == "f":
-        scores = scores.astype(np.float32 if scores.dtype.itemsize <= 4 else np.float64, copy=False)
-        bad = ~np.isfinite(scores)
+        bad = ~np.isfinite(scores)  # in the file's own precision: 1e400 is a finite long double
         if bad.any():
             rows, cols = np.nonzero(bad)
-            pos = ", ".join(f"(row {r}, {MUSCLE_IDS[c]})" for r, c in zip(rows[:_SHOW], cols[:_SHOW]))
+            pos = ", ".join(f"(row {r}, {_column_name(c, names)})"
+                            for r, c in zip(rows[:_SHOW], cols[:_SHOW]))
+            n_bad = int(bad.sum())
             n_nan = int(np.isnan(scores).sum())
-            problems.append(Problem("E302", f"{int(bad.sum())} scores are not finite ({n_nan} NaN, "
-                                            f"{int(bad.sum()) - n_nan} infinite); first at {pos}. "
+            problems.append(Problem("E302", f"{n_bad} scores are not finite ({n_nan} NaN, "
+                                            f"{n_bad - n_nan} infinite); first at {pos}. "
                                             f"Replace them with real numbers", source))
             return None
-    else:
-        scores = scores.astype(np.float64)
-    return scores
+    exact, ranked = exact_scores(scores)
+    if ranked and notes is not None:
+        notes.append(_RANK_NOTE)
+    return exact
+
+
+def exact_scores(scores: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Finite real scores as float32/float64 without changing any AP: (array, ranked).
+
+    AP depends only on the order and the ties of the scores within each column. Integers of at
+    most 2**53 and floats of at most 64 bits are exact in float64 and are cast. Scores float64
+    cannot hold exactly (64-bit integers beyond 2**53, long doubles that round or overflow) are
+    replaced by their dense rank within their column (0 for the lowest value, ties sharing a
+    rank), which keeps every column's order and ties, and so every AP, exactly.
+    """
+    dt = scores.dtype
+    if dt.kind == "f" and dt.itemsize <= 8:
+        return scores.astype(np.float32 if dt.itemsize <= 4 else np.float64, copy=False), False
+    if dt.kind in "iu":
+        if dt.itemsize < 8 or scores.size == 0:
+            return scores.astype(np.float64), False
+        if int(scores.min()) >= -_EXACT and int(scores.max()) <= _EXACT:
+            return scores.astype(np.float64), False
+    else:  # long double
+        with np.errstate(over="ignore"):
+            as64 = scores.astype(np.float64)
+        if np.isfinite(as64).all() and np.array_equal(as64.astype(dt), scores):
+            return as64, False
+    out = np.empty(scores.shape, dtype=np.float64)
+    for j in range(scores.shape[1]):
+        _, inverse = np.unique(scores[:, j], return_inverse=True)
+        out[:, j] = inverse.reshape(-1)
+    return out, True
+
+
+_RANK_NOTE = ("scores that float64 cannot hold exactly (64-bit integers beyond 2**53 or long "
+              "doubles) were replaced by their rank within each column, which keeps every AP "
+              "exactly (AP depends only on order and ties)")
 
 
 def check_ids(ids: np.ndarray, source: str, problems: list[Problem]) -> np.ndarray | None:
@@ -113,32 +316,39 @@ def check_ids(ids: np.ndarray, source: str, problems: list[Problem]) -> np.ndarr
         problems.append(Problem("E303", f"Expected sample_ids as a 1-D string array, but got dtype "
                                         f"{ids.dtype} with shape {ids.shape}{hint}", source))
         return None
-    bad = bad_ids(ids)
-    if bad:
-        problems.append(Problem("E305", f"{len(bad)} sample ids are empty, longer than "
-                                        f"{MAX_ID_LENGTH} characters, padded with spaces or hold "
-                                        f"control characters; first: {_first(bad, 3)}", source))
-    uniq, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any():
-        dups = {str(u): int(c) for u, c in zip(uniq[counts > 1], counts[counts > 1])}
-        problems.append(Problem("E402", f"{len(dups)} sample ids occur more than once; first: "
-                                        f"{_first(dups)}. Give each sample exactly one row", source))
-    return ids
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def bad_ids(ids: np.ndarray) -> list[str]:
-    """Ids that are empty, too long, padded with spaces or hold control characters (vectorised:
-    one regex pass over all ids, string lengths and stripping in numpy)."""
     if ids.size == 0:
-        return []
-    lengths = np.char.str_len(ids)
-    bad = (lengths == 0) | (lengths > MAX_ID_LENGTH) | (np.char.strip(ids) != ids)
-    if _CONTROL.search("".join(ids.tolist())):
-        bad |= np.array([bool(_CONTROL.search(s)) for s in ids.tolist()])
-    return ids[bad].tolist()
+        return ids
+    bad, invalid = _bad_id_mask(ids)
+    if bad.any():
+        problems.append(Problem("E305", f"{int(bad.sum())} sample ids are empty, longer than "
+                                        f"{MAX_ID_LENGTH} characters, padded with spaces, hold "
+                                        f"control characters or are not Unicode text; first: "
+                                        f"{_show_ids(ids, bad, invalid, 3)}", source))
+    n_dup, first = _duplicates(ids)
+    if n_dup:
+        mask = np.zeros(len(ids), bool)
+        mask[first] = True
+        problems.append(Problem("E402", f"{n_dup} sample ids occur more than once; first: "
+                                        f"{_show_ids(ids, mask, invalid)}. Give each sample "
+                                        f"exactly one row", source))
+    return None if bad.any() else ids
+
+
+def _duplicates(ids: np.ndarray) -> tuple[int, np.ndarray]:
+    """(number of distinct ids that occur more than once, rows of the first few of them in
+    sorted order). An index sort and blockwise comparison of neighbours: unlike np.unique, no
+    copy of the ids is made (an id may be as long as the cap)."""
+    n = len(ids)
+    if n < 2:
+        return 0, np.zeros(0, np.int64)
+    order = np.argsort(ids, kind="stable")
+    same = np.empty(n - 1, bool)
+    step = max(1, (1 << 22) // max(1, ids.dtype.itemsize))
+    for a in range(0, n - 1, step):
+        b = min(n - 1, a + step)
+        same[a:b] = ids[order[a:b]] == ids[order[a + 1:b + 1]]
+    starts = np.flatnonzero(same & np.r_[True, ~same[:-1]])  # first pair of each run
+    return len(starts), order[starts[:_SHOW]]
 
 
 def check_muscles(muscles: np.ndarray, source: str, problems: list[Problem]) -> list[int] | None:
@@ -147,7 +357,21 @@ def check_muscles(muscles: np.ndarray, source: str, problems: list[Problem]) -> 
                                         f"{NUM_MUSCLES} muscle ids, but got dtype {muscles.dtype} "
                                         f"with shape {muscles.shape}", source))
         return None
+    if muscles.shape[0] > MAX_NAMES:
+        problems.append(_too_many_names(muscles.shape[0], source))
+        return None
+    flags = _string_flags(muscles)
+    if flags.invalid.any():
+        problems.append(Problem("E313", f"{int(flags.invalid.sum())} muscle names hold code "
+                                        f"points that are not Unicode characters; store the "
+                                        f"muscle ids as text", source))
+        return None
     return check_muscle_names(muscles.tolist(), source, problems)
+
+
+def _too_many_names(n: int, source: str) -> Problem:
+    return Problem("E314", f"Expected the {NUM_MUSCLES} muscle names, but got {n}; at most "
+                           f"{MAX_NAMES} are read. Give one name per score column", source)
 
 
 def check_muscle_names(names: list[str], source: str, problems: list[Problem]) -> list[int] | None:
@@ -156,24 +380,36 @@ def check_muscle_names(names: list[str], source: str, problems: list[Problem]) -
     Returns ``order`` with ``order[j]`` = the file's column of muscle j, or None when the names
     are unusable. The names are what catches a column-order mistake: columns listed in another
     order than the label order are realigned by name, never silently taken by position.
+    Linear in the number of names, which is bounded (E314) before anything else is done.
     """
+    if len(names) > MAX_NAMES:
+        problems.append(_too_many_names(len(names), source))
+        return None
+    long = [i for i, n in enumerate(names) if len(n) > MAX_NAME_LENGTH]
+    if long:
+        problems.append(Problem("E314", f"{len(long)} muscle names are longer than "
+                                        f"{MAX_NAME_LENGTH} characters (column {long[0]} has "
+                                        f"{len(names[long[0]])}); use the ids of `amge-eval "
+                                        f"datasets show`", source))
+        return None
     canon = [canonical_muscle(n) for n in names]
     unknown = [n for n, c in zip(names, canon) if c is None]
     if unknown:
         problems.append(Problem("E311", f"{len(unknown)} unknown muscle names: {_first(unknown)}"
                                         f"{did_you_mean(str(unknown[0]), list(MUSCLE_IDS))} "
                                         f"Use the ids of `amge-eval datasets show`", source))
-    known = [c for c in canon if c is not None]
-    dups = sorted({c for c in known if known.count(c) > 1})
+    counts = Counter(c for c in canon if c is not None)
+    dups = sorted(c for c, k in counts.items() if k > 1)
     if dups:
         problems.append(Problem("E313", f"muscle names repeated: {_first(dups)}", source))
-    missing = [m for m in MUSCLE_IDS if m not in known]
+    missing = [m for m in MUSCLE_IDS if m not in counts]
     if missing:
         problems.append(Problem("E310", f"{len(missing)} of the {NUM_MUSCLES} muscles are missing: "
                                         f"{_first(missing)}", source))
     if unknown or dups or missing or len(canon) != NUM_MUSCLES:
         return None
-    return [canon.index(m) for m in MUSCLE_IDS]
+    column = {c: i for i, c in enumerate(canon)}
+    return [column[m] for m in MUSCLE_IDS]
 
 
 def reorder_note(order: list[int] | None) -> str | None:
@@ -191,6 +427,15 @@ def _check_text_field(value: np.ndarray, key: str, source: str,
         problems.append(Problem("E306", f"Expected {key!r} to be one string, but got dtype "
                                         f"{value.dtype} with shape {value.shape}", source))
         return None
+    flags = _string_flags(value)
+    if flags.invalid.any() or flags.control.any() or int(flags.lengths[0]) > MAX_TEXT_LENGTH:
+        problems.append(Problem("E306", f"Expected {key!r} to be a name of at most "
+                                        f"{MAX_TEXT_LENGTH} printable characters, but got "
+                                        f"{int(flags.lengths[0])} characters"
+                                        f"{' with control characters' if flags.control.any() else ''}"
+                                        f"{' that are not Unicode text' if flags.invalid.any() else ''}",
+                                source))
+        return None
     text = str(value.reshape(()).item())
     if key == "split" and text not in SPLITS:
         problems.append(Problem("E306", f"split {text!r} is not a split name"
@@ -202,89 +447,113 @@ def _check_text_field(value: np.ndarray, key: str, source: str,
 
 # --------------------------------------------------------------------------- npz
 
-_NPY_MAGIC = b"\x93NUMPY"
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str,
-                 problems: list[Problem]) -> np.ndarray | None:
-    key = info.filename[:-4]
-    try:
-        with zf.open(info) as f:
-            head = f.read(6)
-            if head != _NPY_MAGIC:
-                if head[:1] == b"\x80":
-                    problems.append(Problem("E104", f"member {key!r} is a pickle, not a .npy array; "
-                                                    f"pickles are never loaded", source))
-                else:
-                    problems.append(Problem("E101", f"member {key!r} is not a .npy array", source))
-                return None
-            version = tuple(f.read(2))
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                problems.append(Problem("E101", f"member {key!r} has unknown .npy version "
-                                                f"{version}", source))
-                return None
-            if dtype.hasobject:
-                problems.append(Problem("E104", f"{key!r} is an object array, which is stored as a "
-                                                f"pickle and never loaded; save plain numeric or "
-                                                f"string arrays (e.g. scores.astype(np.float32), "
-                                                f"ids.astype(str))", source))
-                return None
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if count * dtype.itemsize > info.file_size:
-                problems.append(Problem("E101", f"member {key!r} is truncated: its header declares "
-                                                f"{count * dtype.itemsize} bytes", source))
-                return None
-            data = f.read(count * dtype.itemsize)
-        arr = np.frombuffer(data, dtype=dtype, count=count)
-        arr = arr.reshape(shape, order="F" if fortran else "C")
-        return np.ascontiguousarray(arr)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
-        problems.append(Problem("E101", f"member {key!r} cannot be read ({type(exc).__name__}: "
-                                        f"{exc}); the file is damaged or truncated", source))
-        return None
-
-
 _SINGLE_KEYS = {"sample_ids", "scores", "muscles", "dataset", "split"}
 _PART_KEYS = {"sample_ids", "scores"}
+_ROLES = {"sample_ids": "sample_ids", "scores": "scores", "muscles": "muscles",
+          "dataset": "text", "split": "text"}
 
 
-def _read_npz(path: Path, source: str, max_bytes: int, problems: list[Problem]) -> list[Predictions]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        problems.append(Problem("E101", f"not a readable .npz (zip) file ({exc}); it may be "
-                                        f"truncated or another format renamed to .npz", source))
-        return []
-    with zf:
-        infos = zf.infolist()
-        total = sum(i.file_size for i in infos)
-        if total > max_bytes:
-            problems.append(Problem("E103", f"the archive expands to {total} bytes, over the cap of "
-                                            f"{max_bytes} (set AMGE_EVAL_MAX_BYTES to raise it)",
+def _role(key: str, multi: bool) -> str | None:
+    """What a key may hold (sample_ids, scores, muscles, text), or None for a key that is not
+    read at all (it is reported as unexpected)."""
+    if "/" in key:
+        split, _, leaf = key.partition("/")
+        return leaf if leaf in _PART_KEYS and split in SPLITS else None
+    if multi and key not in ("muscles", "dataset"):
+        return None
+    return _ROLES.get(key)
+
+
+def _header_ok(h: NpyHeader, key: str, role: str, limits: ReadLimits, source: str,
+               problems: list[Problem]) -> bool:
+    """Dtype, shape and size a key may have, judged from its header before any data is read."""
+    what = _KIND_NAMES.get(h.kind, h.descr)
+    shape = h.shape if len(h.shape) <= 4 else (*h.shape[:4], "...")
+    if role == "scores":
+        if h.kind not in "fiu":
+            problems.append(Problem("E300", f"Expected real-valued scores (float or int), but got "
+                                            f"{what} dtype {h.descr}; store one real score per "
+                                            f"sample and muscle (higher = more likely active)",
                                     source))
-            return []
-        if not infos:
-            problems.append(Problem("E200", "the archive is empty; expected sample_ids, scores "
-                                            "and muscles", source))
-            return []
-        arrays: dict[str, np.ndarray | None] = {}
-        for info in infos:
-            if not info.filename.endswith(".npy") or info.is_dir():
-                problems.append(Problem("E201", f"unexpected member {info.filename!r}; an npz "
-                                                f"holds only .npy arrays", source))
-                continue
-            arrays[info.filename[:-4]] = _read_member(zf, info, source, problems)
+            return False
+        if len(h.shape) != 2 or h.shape[1] != NUM_MUSCLES:
+            problems.append(Problem("E301", f"Expected scores of shape (N, {NUM_MUSCLES}), one "
+                                            f"column per muscle, but got {shape}", source))
+            return False
+    elif role == "sample_ids":
+        if h.kind != "U" or len(h.shape) != 1:
+            hint = " (decode bytes with .astype(str))" if h.kind == "S" else ""
+            problems.append(Problem("E303", f"Expected sample_ids as a 1-D string array, but got "
+                                            f"dtype {h.descr} with shape {shape}{hint}", source))
+            return False
+    elif role == "muscles":
+        if h.kind != "U" or len(h.shape) != 1:
+            problems.append(Problem("E313", f"Expected muscles as a 1-D string array of the "
+                                            f"{NUM_MUSCLES} muscle ids, but got dtype {h.descr} "
+                                            f"with shape {shape}", source))
+            return False
+        if h.shape[0] > MAX_NAMES:
+            problems.append(_too_many_names(h.shape[0], source))
+            return False
+    elif h.kind != "U" or h.count != 1 or len(h.shape) > 1:
+        problems.append(Problem("E306", f"Expected {key!r} to be one string, but got dtype "
+                                        f"{h.descr} with shape {shape}", source))
+        return False
+    if role in _PART_KEYS and h.shape[0] > limits.max_rows:
+        problems.append(Problem("E307", f"{key!r} has {h.shape[0]} rows, over the limit of "
+                                        f"{limits.max_rows} per split (set AMGE_EVAL_MAX_ROWS to "
+                                        f"raise it)", source))
+        return False
+    return True
 
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, role: str,
+                 limits: ReadLimits, budget: _Budget, source: str, problems: list[Problem],
+                 shapes: dict[str, tuple[int, ...]]) -> np.ndarray | None:
+    try:
+        with open_member(zf, info, key) as f:
+            h = read_header(f, key)
+            if h.dtype is not None and h.dtype.hasobject:
+                problems.append(Problem("E104", f"{show(key)} is an object array, which is stored "
+                                                f"as a pickle and never loaded; save plain numeric "
+                                                f"or string arrays (e.g. scores.astype(np.float32),"
+                                                f" ids.astype(str))", source))
+                return None
+            check_size(h, info, key)
+            shapes[key] = h.shape
+            if not _header_ok(h, key, role, limits, source, problems):
+                return None
+            need = h.nbytes + (h.shape[0] * SCORE_ROW_BYTES if role == "scores" else 0)
+            if not budget.take(need):
+                problems.append(Problem("E108", budget.refusal(f"reading {key!r}", need), source))
+                return None
+            return read_data(f, h, key)
+    except Refused as r:
+        problems.append(Problem(r.code, r.message, source))
+    except ZIP_ERRORS as exc:
+        problems.append(Problem("E101", f"member {show(key)} cannot be read "
+                                        f"({type(exc).__name__}: {str(exc)[:200]}); the file is "
+                                        f"damaged or truncated", source))
+    return None
+
+
+def _read_npz(path: Path, source: str, limits: ReadLimits, budget: _Budget,
+              problems: list[Problem]) -> list[Predictions]:
+    try:
+        with open_archive(path, limits.max_members) as zf:
+            arrays, shapes = _read_members(zf, source, limits, budget, problems)
+    except Refused as r:
+        problems.append(Problem(r.code, r.message, source))
+        return []
+    if arrays is None:
+        return []
     split_keys = {k.split("/", 1)[0] for k in arrays if "/" in k}
     flat = {k for k in arrays if "/" not in k}
     if split_keys:
-        return _parts_from_multi(arrays, split_keys, flat, source, problems)
+        return _parts_from_multi(arrays, shapes, split_keys, flat, source, problems)
     for k in sorted(flat - _SINGLE_KEYS):
-        problems.append(Problem("E201", f"unexpected key {k!r}{did_you_mean(k, sorted(_SINGLE_KEYS))}"
+        problems.append(Problem("E201", f"unexpected key {show(k)}"
+                                        f"{did_you_mean(k[:MAX_TEXT_LENGTH], sorted(_SINGLE_KEYS))}"
                                         f" Keys are: sample_ids, scores, muscles, dataset, split",
                                 source))
     for k in ("sample_ids", "scores", "muscles"):
@@ -299,13 +568,43 @@ def _read_npz(path: Path, source: str, max_bytes: int, problems: list[Problem]) 
     if arrays.get("split") is not None:
         split = _check_text_field(arrays["split"], "split", source, problems)
     part = _make_part(arrays.get("sample_ids"), arrays.get("scores"), split, dataset, source,
-                      problems, order)
+                      problems, order, shapes.get("sample_ids"), shapes.get("scores"))
     return [part] if part else []
 
 
-def _parts_from_multi(arrays, split_keys, flat, source, problems) -> list[Predictions]:
+def _read_members(zf, source, limits, budget, problems):
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_bytes:
+        problems.append(Problem("E103", f"the archive expands to {total} bytes, over the cap of "
+                                        f"{limits.max_bytes} (set AMGE_EVAL_MAX_BYTES to raise it)",
+                                source))
+        return None, {}
+    if not infos:
+        problems.append(Problem("E200", "the archive is empty; expected sample_ids, scores "
+                                        "and muscles", source))
+        return None, {}
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if not info.filename.endswith(".npy") or info.is_dir():
+            problems.append(Problem("E201", f"unexpected member {show(info.filename)}; an npz "
+                                            f"holds only .npy arrays", source))
+            continue
+        members[info.filename[:-4]] = info
+    multi = any("/" in k for k in members)
+    arrays: dict[str, np.ndarray | None] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for key, info in members.items():
+        role = _role(key, multi)
+        # keys that are not read are reported as unexpected (E201) or not a split (E202)
+        arrays[key] = (None if role is None else
+                       _read_member(zf, info, key, role, limits, budget, source, problems, shapes))
+    return arrays, shapes
+
+
+def _parts_from_multi(arrays, shapes, split_keys, flat, source, problems) -> list[Predictions]:
     for k in sorted(flat - {"muscles", "dataset"}):
-        problems.append(Problem("E201", f"unexpected key {k!r} in a multi-split file; it holds "
+        problems.append(Problem("E201", f"unexpected key {show(k)} in a multi-split file; it holds "
                                         f"<split>/sample_ids, <split>/scores, muscles and dataset",
                                 source))
     if "muscles" not in arrays:
@@ -318,146 +617,316 @@ def _parts_from_multi(arrays, split_keys, flat, source, problems) -> list[Predic
         dataset = _check_text_field(arrays["dataset"], "dataset", source, problems)
     parts = []
     for s in sorted(split_keys):
-        sub = f"{source}[{s}]"
+        sub = f"{source}[{s[:MAX_TEXT_LENGTH]}]"
         if s not in SPLITS:
-            problems.append(Problem("E202", f"{s!r} is not a split name{did_you_mean(s, list(SPLITS))}"
+            problems.append(Problem("E202", f"{show(s)} is not a split name"
+                                            f"{did_you_mean(s[:MAX_TEXT_LENGTH], list(SPLITS))}"
                                             f" Splits: {', '.join(SPLITS)}", source))
             continue
         keys = {k.split("/", 1)[1] for k in arrays if k.startswith(s + "/")}
         for k in sorted(keys - _PART_KEYS):
-            problems.append(Problem("E201", f"unexpected key '{s}/{k}'", source))
+            problems.append(Problem("E201", f"unexpected key {show(f'{s}/{k}')}", source))
         for k in sorted(_PART_KEYS - keys):
             problems.append(Problem("E200", f"required key '{s}/{k}' is missing", source))
         part = _make_part(arrays.get(f"{s}/sample_ids"), arrays.get(f"{s}/scores"), s, dataset,
-                          sub, problems, order)
+                          sub, problems, order, shapes.get(f"{s}/sample_ids"),
+                          shapes.get(f"{s}/scores"))
         if part:
             parts.append(part)
     return parts
 
 
-def _make_part(ids, scores, split, dataset, source, problems, order=None) -> Predictions | None:
+def _make_part(ids, scores, split, dataset, source, problems, order=None, ids_shape=None,
+               scores_shape=None) -> Predictions | None:
+    names = [MUSCLE_IDS[j] for j in np.argsort(order)] if order is not None else None
+    notes: list[str] = []
     ids_ok = check_ids(ids, source, problems) if ids is not None else None
-    scores_ok = check_scores(scores, source, problems) if scores is not None else None
-    if ids_ok is not None and scores is not None and scores.ndim >= 1 and len(ids_ok) != scores.shape[0]:
-        problems.append(Problem("E304", f"sample_ids has {len(ids_ok)} entries but scores has "
-                                        f"{scores.shape[0]} rows; give one row per id", source))
+    scores_ok = (check_scores(scores, source, problems, names, notes) if scores is not None
+                 else None)
+    n_ids = len(ids) if ids is not None else (ids_shape[0] if ids_shape and len(ids_shape) == 1
+                                              else None)
+    n_rows = scores.shape[0] if scores is not None and scores.ndim >= 1 else (
+        scores_shape[0] if scores_shape else None)
+    if n_ids is not None and n_rows is not None and n_ids != n_rows:
+        problems.append(Problem("E304", f"sample_ids has {n_ids} entries but scores has "
+                                        f"{n_rows} rows; give one row per id", source))
         return None
     if ids_ok is None or scores_ok is None or order is None:
         return None
     note = reorder_note(order)
     if note:
+        notes.append(note)
         scores_ok = np.ascontiguousarray(scores_ok[:, order])
-    return Predictions(ids_ok, scores_ok, split, dataset, source, note)
+    return Predictions(ids_ok, scores_ok, split, dataset, source, "; ".join(notes) or None)
 
 
 # --------------------------------------------------------------------------- csv
 
-def _read_csv(path: Path, source: str, problems: list[Problem]) -> list[Predictions]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem("E101", f"not UTF-8 text ({exc})", source))
-        return []
-    if "\x00" in text:
-        problems.append(Problem("E101", "holds NUL bytes: not a CSV text file", source))
-        return []
-    try:
-        rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        problems.append(Problem("E106", f"CSV syntax error: {exc}", source))
-        return []
-    rows = [r for r in rows if r]  # blank lines
-    if not rows:
-        problems.append(Problem("E106", "no header row; expected sample_id,<20 muscle ids>", source))
-        return []
-    header = rows[0]
-    if not header or header[0].strip() != "sample_id":
-        problems.append(Problem("E106", f"the first column must be 'sample_id', but the header "
-                                        f"starts with {header[0][:40]!r}", source))
-        return []
-    order = check_muscle_names([h.strip() for h in header[1:]], source, problems)
-    if order is None:
-        return []
-    body = rows[1:]
-    width = len(header)
-    bad = [i + 2 for i, r in enumerate(body) if len(r) != width]
-    if bad:
-        problems.append(Problem("E106", f"{len(bad)} rows do not have {width} fields; first at "
-                                        f"line {_first(bad)}", source))
-        return []
-    ids = np.array([r[0] for r in body], dtype=str) if body else np.zeros(0, dtype="<U1")
-    cells = [r[1:] for r in body]
-    try:
-        scores = np.array(cells, dtype=np.float64).reshape(len(body), NUM_MUSCLES)
-    except ValueError:
-        where = [(i, j) for i, r in enumerate(cells) for j, v in enumerate(r) if not _is_float(v)]
-        i, j = where[0]
-        problems.append(Problem("E300", f"{len(where)} cells are not numbers; first: "
-                                        f"{cells[i][j][:40]!r} at line {i + 2}, column "
-                                        f"{MUSCLE_IDS[j]!r}", source))
-        return []
-    part = _make_part(ids, scores, None, None, source, problems, order)
-    return [part] if part else []
+_CSV_CHUNK = 4096  # rows parsed to numbers at a time
+_CSV_ROW_BYTES = SCORE_ROW_BYTES + 64  # charged per row: float64 scores and the id's Python object
 
 
-def _is_float(v: str) -> bool:
+class _Lines:
+    """Lines of a text file for csv.reader, each at most ``limit`` characters; stops at the
+    first longer line or NUL character, and says where."""
+
+    def __init__(self, text: io.TextIOBase, limit: int):
+        self.text = text
+        self.limit = limit
+        self.number = 0
+        self.too_long: int | None = None
+        self.nul: int | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(self.limit + 2)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line.rstrip("\r\n")) > self.limit:
+            self.too_long = self.number
+            raise StopIteration
+        if "\x00" in line:
+            self.nul = self.number
+            raise StopIteration
+        return line
+
+
+def _cells_ok(cell: str) -> bool:
+    """A CSV score cell: an ASCII decimal number as float() reads it (no '_' separators)."""
+    if not cell.isascii() or "_" in cell:
+        return False
     try:
-        float(v)
+        float(cell)
         return True
     except ValueError:
         return False
 
 
+@dataclass
+class _CsvState:
+    names: list[str]
+    order: list[int]
+    ids: list[str] = field(default_factory=list)
+    blocks: list[np.ndarray] = field(default_factory=list)
+    pending: list[list[str]] = field(default_factory=list)
+    pending_lines: list[int] = field(default_factory=list)
+    ragged: int = 0
+    ragged_first: list[int] = field(default_factory=list)
+    bad_cells: int = 0
+    bad_first: tuple | None = None
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows = self.pending
+        try:
+            joined = "".join(c for r in rows for c in r)
+            if not joined.isascii() or "_" in joined:
+                raise ValueError
+            block = np.array(rows, dtype=np.float64).reshape(len(rows), NUM_MUSCLES)
+        except ValueError:
+            block = None
+            for r, line in zip(rows, self.pending_lines):
+                for j, cell in enumerate(r):
+                    if not _cells_ok(cell):
+                        self.bad_cells += 1
+                        if self.bad_first is None:
+                            self.bad_first = (cell, line, j)
+        if block is not None and not self.bad_cells:
+            self.blocks.append(block)
+        self.pending = []
+        self.pending_lines = []
+
+
+def _read_csv(path: Path, source: str, limits: ReadLimits, budget: _Budget,
+              problems: list[Problem]) -> list[Predictions]:
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 -- closed below
+    except OSError as exc:
+        problems.append(Problem("E101", f"cannot read the file: {exc}", source))
+        return []
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        lines = _Lines(text, limits.max_line)
+        reader = csv.reader(lines)
+        try:
+            state = _scan_csv(reader, lines, source, limits, budget, problems)
+        except csv.Error as exc:
+            problems.append(Problem("E106", f"CSV syntax error at line {reader.line_num}: "
+                                            f"{str(exc)[:200]}", source))
+            return []
+        except UnicodeDecodeError as exc:
+            problems.append(Problem("E101", f"not UTF-8 text ({exc.reason} in the bytes "
+                                            f"{exc.object[exc.start:exc.start + 4]!r}); save it as "
+                                            f"UTF-8", source))
+            return []
+    if lines.too_long is not None:
+        problems.append(Problem("E308", f"line {lines.too_long} is longer than {limits.max_line} "
+                                        f"characters; a row is one id and {NUM_MUSCLES} numbers "
+                                        f"(set AMGE_EVAL_MAX_LINE to raise the limit)", source))
+        return []
+    if lines.nul is not None:
+        problems.append(Problem("E101", f"holds NUL bytes (line {lines.nul}): not a CSV text "
+                                        f"file", source))
+        return []
+    if state is None:
+        return []
+    if state.ragged:
+        width = len(state.names) + 1
+        problems.append(Problem("E106", f"{state.ragged} rows do not have {width} fields; first "
+                                        f"at line {_first(state.ragged_first)}", source))
+    if state.bad_cells:
+        cell, line, j = state.bad_first
+        problems.append(Problem("E300", f"{state.bad_cells} cells are not numbers; first: "
+                                        f"{show(cell, 40)} at line {line}, column "
+                                        f"{state.names[j][:40]!r}", source))
+    if state.ragged or state.bad_cells:
+        return []
+    return _csv_part(state, source, budget, problems)
+
+
+def _scan_csv(reader, lines: _Lines, source: str, limits: ReadLimits, budget: _Budget,
+              problems: list[Problem]) -> _CsvState | None:
+    state = None
+    records = 0
+    for row in reader:
+        records += 1
+        if records > limits.max_rows + 1:
+            problems.append(Problem("E307", f"more than {limits.max_rows} rows, the limit per "
+                                            f"split (set AMGE_EVAL_MAX_ROWS to raise it)", source))
+            return None
+        if not row:
+            continue  # a blank line
+        if state is None:
+            if row[0].strip() != "sample_id":
+                problems.append(Problem("E106", f"the first column must be 'sample_id', but the "
+                                                f"header starts with {show(row[0], 40)}", source))
+                return None
+            names = [h.strip() for h in row[1:]]
+            order = check_muscle_names(names, source, problems)
+            if order is None:
+                return None
+            state = _CsvState(names, order)
+            continue
+        if len(row) != len(state.names) + 1:
+            state.ragged += 1
+            if len(state.ragged_first) < _SHOW + 1:
+                state.ragged_first.append(reader.line_num)
+            continue
+        sid = row[0]
+        if not budget.take(_CSV_ROW_BYTES + len(sid)):
+            problems.append(Problem("E108", budget.refusal(f"row {len(state.ids) + 1}",
+                                                           _CSV_ROW_BYTES + len(sid)), source))
+            return None
+        # an id over the limit is flagged (E305) from its first MAX_ID_LENGTH + 1 characters,
+        # so that one long id cannot widen every id's fixed-width string
+        state.ids.append(sid if len(sid) <= MAX_ID_LENGTH else sid[:MAX_ID_LENGTH + 1])
+        state.pending.append(row[1:])
+        state.pending_lines.append(reader.line_num)
+        if len(state.pending) >= _CSV_CHUNK:
+            state.flush()
+    if state is None:
+        if lines.too_long is None and lines.nul is None:  # else that is the problem
+            problems.append(Problem("E106", "no header row; expected sample_id,<20 muscle ids>",
+                                    source))
+        return None
+    state.flush()
+    return state
+
+
+def _csv_part(state: _CsvState, source: str, budget: _Budget,
+              problems: list[Problem]) -> list[Predictions]:
+    n = len(state.ids)
+    width = max((len(s) for s in state.ids), default=1) or 1
+    need = n * 4 * width
+    if not budget.take(need):
+        problems.append(Problem("E108", budget.refusal("the sample ids as fixed-width strings",
+                                                       need), source))
+        return []
+    ids = np.array(state.ids, dtype=f"<U{width}")
+    state.ids = []
+    scores = (np.concatenate(state.blocks) if state.blocks
+              else np.zeros((0, NUM_MUSCLES), dtype=np.float64))
+    state.blocks = []
+    part = _make_part(ids, scores, None, None, source, problems, state.order)
+    return [part] if part else []
+
+
 # --------------------------------------------------------------------------- entry point
 
-def read_predictions(path: str | os.PathLike, max_bytes: int | None = None
+def read_predictions(path: str | os.PathLike, max_bytes: int | None = None,
+                     limits: ReadLimits | None = None
                      ) -> tuple[PredictionFile | None, list[Problem]]:
     """Read a prediction file or directory without judging it against labels.
 
     Returns (file, problems). The file is None when nothing usable could be read. The input is
-    never modified: every file is opened read-only.
+    never modified: every file is opened read-only. Nothing a file holds makes this raise: every
+    finding is a problem with a code. ``limits`` defaults to :meth:`ReadLimits.from_env`
+    (``max_bytes``, when given, replaces its byte cap).
     """
+    limits = limits or ReadLimits.from_env(max_bytes)
+    budget = _Budget(limits.max_bytes)
     path = Path(path)
-    max_bytes = max_bytes_default() if max_bytes is None else max_bytes
+    if path.is_dir():
+        return _read_dir(path, limits, budget, [])
+    return _read_file(path, limits, budget)
+
+
+def _read_file(path: Path, limits: ReadLimits, budget: _Budget
+               ) -> tuple[PredictionFile | None, list[Problem]]:
     problems: list[Problem] = []
     source = str(path)
     if not path.exists():
         return None, [Problem("E100", "no such file or directory", source)]
-    if path.is_dir():
-        return _read_dir(path, max_bytes, problems)
     if not path.is_file():
         return None, [Problem("E105", "not a regular file", source)]
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".csv"):
-        return None, [Problem("E105", f"unsupported file type {suffix or '(none)'!r}; give a .npz, "
-                                      f".csv or a directory of them", source)]
+        return None, [Problem("E105", f"unsupported file type {show(suffix) if suffix else '(none)'}"
+                                      f"; give a .npz, .csv or a directory of them", source)]
     try:
         size = path.stat().st_size
     except OSError as exc:
         return None, [Problem("E101", f"cannot stat the file: {exc}", source)]
     if size == 0:
         return None, [Problem("E102", "the file is empty (0 bytes)", source)]
-    if size > max_bytes:
-        return None, [Problem("E103", f"the file is {size} bytes, over the cap of {max_bytes} "
-                                      f"(set AMGE_EVAL_MAX_BYTES to raise it)", source)]
+    if size > limits.max_bytes:
+        return None, [Problem("E103", f"the file is {size} bytes, over the cap of "
+                                      f"{limits.max_bytes} (set AMGE_EVAL_MAX_BYTES to raise it)",
+                              source)]
     try:
         digest = sha256_file(path)
     except OSError as exc:
         return None, [Problem("E101", f"cannot read the file: {exc}", source)]
-    parts = (_read_npz(path, source, max_bytes, problems) if suffix == ".npz"
-             else _read_csv(path, source, problems))
+    parts = (_read_npz(path, source, limits, budget, problems) if suffix == ".npz"
+             else _read_csv(path, source, limits, budget, problems))
     return PredictionFile(path, digest, suffix[1:], parts), problems
 
 
-def _read_dir(path: Path, max_bytes: int, problems: list[Problem]) -> tuple[PredictionFile | None,
-                                                                            list[Problem]]:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".npz", ".csv") and p.is_file())
+def _read_dir(path: Path, limits: ReadLimits, budget: _Budget, problems: list[Problem]
+              ) -> tuple[PredictionFile | None, list[Problem]]:
+    files = []
+    try:
+        for p in path.iterdir():
+            if p.suffix.lower() in (".npz", ".csv") and p.is_file():
+                files.append(p)
+                if len(files) > limits.max_members:
+                    return None, [Problem("E107", f"the directory holds more than "
+                                                  f"{limits.max_members} prediction files (one "
+                                                  f"per split is expected; set "
+                                                  f"AMGE_EVAL_MAX_MEMBERS to raise the limit)",
+                                          str(path))]
+    except OSError as exc:
+        return None, [Problem("E101", f"cannot list the directory: {exc}", str(path))]
+    files.sort()
     if not files:
         return None, [Problem("E100", "the directory holds no .npz or .csv prediction files",
                               str(path))]
     out = PredictionFile(path, "", "dir")
     for f in files:
-        sub, sub_problems = read_predictions(f, max_bytes)
+        sub, sub_problems = _read_file(f, limits, budget)
         problems.extend(sub_problems)
         if sub is None:
             continue
@@ -620,11 +1089,6 @@ def check_against_labels(part: Predictions, label_ids: list[str], split: str,
     if missing or extra or len(row_of) != len(part.sample_ids):
         return None
     return np.fromiter((row_of[s] for s in label_ids), dtype=np.int64, count=len(label_ids))
-
-
-def raise_if(problems: list[Problem], source: str) -> None:
-    if problems:
-        raise ValidationFailed(problems, source)
 
 
 # --------------------------------------------------------------------------- writing

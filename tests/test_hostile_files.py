@@ -127,6 +127,72 @@ def _dir_unnamed_split(tmp, store):
     return d
 
 
+def _edit_zip(tmp, store, edit, name="p.npz"):
+    """A valid npz whose raw bytes ``edit(bytearray)`` changes (zip-structure edits)."""
+    path = _npz(tmp, store, name=name)
+    data = bytearray(path.read_bytes())
+    out = edit(data)
+    path.write_bytes(bytes(out if out is not None else data))
+    return path
+
+
+def _central(data: bytearray, nth: int = 0) -> int:
+    """Offset of the nth central-directory entry."""
+    i = -1
+    for _ in range(nth + 1):
+        i = data.index(b"PK\x01\x02", i + 1)
+    return i
+
+
+def _set_central(offset: int, value: int, width: int = 2):
+    def edit(data):
+        i = _central(data)
+        data[i + offset:i + offset + width] = value.to_bytes(width, "little")
+    return edit
+
+
+def _or_central_flags(bits: int):
+    def edit(data):
+        data[_central(data) + 8] |= bits
+    return edit
+
+
+def _npy_member(tmp, store, header: bytes, body: bytes = b"", version=(1, 0)):
+    """An npz whose scores member has the given raw .npy header text."""
+    size = len(header).to_bytes(2 if version == (1, 0) else 4, "little")
+    member = b"\x93NUMPY" + bytes(version) + size + header + body
+    ids, _ = _good(store)
+    return _zip(tmp / "p.npz", {"sample_ids.npy": _npy(np.array(ids)), "scores.npy": member,
+                                "muscles.npy": _npy(MUSCLES)})
+
+
+def _duplicate_member(tmp, store):
+    ids, scores = _good(store)
+    path = tmp / "p.npz"
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        _zip(path, {"sample_ids.npy": _npy(np.array(ids)), "scores.npy": _npy(scores),
+                    "muscles.npy": _npy(MUSCLES)})
+        with zipfile.ZipFile(path, "a") as z:
+            z.writestr("scores.npy", _npy(scores[::-1]))
+    return path
+
+
+def _many_members(tmp, store):
+    ids, scores = _good(store)
+    members = {"sample_ids.npy": _npy(np.array(ids)), "scores.npy": _npy(scores),
+               "muscles.npy": _npy(MUSCLES)}
+    members.update({f"x{i}.npy": b"" for i in range(70)})
+    return _zip(tmp / "p.npz", members, zipfile.ZIP_STORED)
+
+
+def _too_many_rows(tmp, store):
+    # 2,000,001 one-character ids: 8 MB declared, a few KB deflated
+    return _zip(tmp / "p.npz", {"sample_ids.npy": _npy(np.full(2_000_001, "a")),
+                                "scores.npy": _npy(np.zeros((2, 20))), "muscles.npy": _npy(MUSCLES)})
+
+
 def _write(path, data):
     if isinstance(data, str):
         path.write_text(data)
@@ -241,6 +307,57 @@ CASES = [
         f"{SPLIT}/sample_ids.npy": _npy(_ids(s))}), [], "E200", 1, None),
     ("dir-two-files-one-split", _dir_two_files_same_split, [], "E202", 1, None),
     ("dir-unnamed-split", _dir_unnamed_split, ["--dataset", "musclemap136"], "E406", 1, None),
+    # zip structure and .npy headers that zipfile or numpy raise on (exit 70 before) or that numpy
+    # refuses while the reader accepted them
+    ("encrypted-member", lambda t, s: _edit_zip(t, s, _or_central_flags(0x1)), [], "E101", 1, None),
+    ("strong-encryption-flag", lambda t, s: _edit_zip(t, s, _or_central_flags(0x40)), [], "E101",
+     1, None),
+    ("patched-data-flag", lambda t, s: _edit_zip(t, s, _or_central_flags(0x20)), [], "E101", 1,
+     None),
+    ("bzip2-member", lambda t, s: _edit_zip(t, s, _set_central(10, 12)), [], "E101", 1, None),
+    ("unknown-zip-method", lambda t, s: _edit_zip(t, s, _set_central(10, 99)), [], "E101", 1,
+     None),
+    ("zip-version-9.9", lambda t, s: _edit_zip(t, s, _set_central(6, 99)), [], "E101", 1, None),
+    ("bytes-before-zip", lambda t, s: _edit_zip(t, s, lambda d: b"junk" + d), [], "E101", 1,
+     None),
+    ("zip-before-zip", lambda t, s: _edit_zip(t, s, lambda d: _npz(t, s, name="o.npz").read_bytes()
+                                              + d), [], "E101", 1, None),
+    ("duplicate-member", _duplicate_member, ["--dataset", "musclemap136", "--split", SPLIT],
+     "E101", 1, None),
+    ("unterminated-npy-header", lambda t, s: _npy_member(
+        t, s, b"{'descr': '<f8', 'fortran_order': False, 'shape': (84, 20"),
+     ["--dataset", "musclemap136", "--split", SPLIT], "E101", 1, None),
+    ("python2-npy-header", lambda t, s: _npy_member(
+        t, s, b"{'descr': '<f8', 'fortran_order': False, 'shape': (84L, 20L), }   \n",
+        b"\0" * 84 * 160), ["--dataset", "musclemap136", "--split", SPLIT], "E101", 1, None),
+    ("negative-dimension", lambda t, s: _npy_member(
+        t, s, b"{'descr': '<f8', 'fortran_order': False, 'shape': (-1, 20), }   \n",
+        b"\0" * 84 * 160), ["--dataset", "musclemap136", "--split", SPLIT], "E101", 1, None),
+    ("bool-dimension", lambda t, s: _npy_member(
+        t, s, b"{'descr': '<f8', 'fortran_order': False, 'shape': (True, 20), }   \n",
+        b"\0" * 160), ["--dataset", "musclemap136", "--split", SPLIT], "E101", 1, None),
+    ("subarray-descr", lambda t, s: _npy_member(
+        t, s, b"{'descr': '(20,)f8', 'fortran_order': False, 'shape': (84,), }   \n",
+        b"\0" * 84 * 160), ["--dataset", "musclemap136", "--split", SPLIT], "E101", 1, None),
+    ("npy-trailing-bytes", lambda t, s: _npy_member(
+        t, s, b"{'descr': '<f8', 'fortran_order': False, 'shape': (84, 20), }   \n",
+        b"\0" * (84 * 160 + 8)), ["--dataset", "musclemap136", "--split", SPLIT], "E101", 1, None),
+    ("surrogate-id", lambda t, s: _npz(t, s, sample_ids=np.r_[["a\ud800"], _ids(s)[1:]]), [],
+     "E305", 1, None),
+    # resource limits, each with its own code
+    ("too-many-members", _many_members, [], "E107", 1, None),
+    ("scores-expand-over-cap", lambda t, s: _npz(t, s, scores=(s.scores[SPLIT] * 100).astype(
+        np.uint8)), [], "E108", 1, 14_000),
+    ("too-many-rows", _too_many_rows, ["--dataset", "musclemap136", "--split", SPLIT], "E307", 1,
+     None),
+    ("csv-line-too-long", lambda t, s: _csv(t, s, mutate=lambda ls: ls[:2] + ["x" * 70_000]
+                                            + ls[2:]), ["--dataset", "musclemap136"], "E308", 1,
+     None),
+    ("too-many-muscle-names", lambda t, s: _npz(t, s, muscles=np.array(list(MUSCLES) * 6)), [],
+     "E314", 1, None),
+    ("muscle-name-too-long", lambda t, s: _csv(t, s, mutate=lambda ls: [
+        ls[0].replace("neck_and_head", "neck" + " " * 200 + "and head")] + ls[1:]), ["--dataset", "musclemap136"],
+     "E314", 1, None),
     ("labels-absent", lambda t, s: _npz(t, s, dataset=np.array("muscle-ucf90")), [], "E503", 3,
      None),
 ]
