@@ -94,7 +94,11 @@ def make_executor(folder: Path, executor: str = "slurm"):
     if executor != "slurm":
         raise AmgeError(f"Unknown submitit executor {executor!r}; use slurm or local",
                         code="E867")
-    return submitit.SlurmExecutor(folder=folder)
+    try:
+        return submitit.SlurmExecutor(folder=folder)
+    except RuntimeError as exc:  # no srun on PATH: not a Slurm login node
+        raise AmgeError(f"--backend slurm: {exc} (`srun` and `sbatch` must be on PATH)",
+                        code="E867") from exc
 
 
 def submit_cells(commands: list[CellCommand], folder: Path, table_name: str,
