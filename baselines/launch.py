@@ -85,9 +85,8 @@ def baseline_args(opts, *, quiet: bool = True) -> list[str]:
                         ("--threads", opts.threads)):
         if value is not None:
             args += [flag, str(value)]
-    preset = getattr(opts, "preset", None)  # config presets, where the runner has them
-    if preset and preset != "default":
-        args += ["--preset", str(preset)]
+    if opts.preset and opts.preset != "default":
+        args += ["--preset", opts.preset]
     for text in opts.overrides:
         args += ["--set", text]
     args += ["--seed", str(opts.seed), "--device", opts.device, "--resamples",

@@ -116,7 +116,10 @@ def test_the_papers_tables_list_the_papers_rows(tmp_path, name, version):
     by_row = {c.row: c for c in plan.cells}
     for paper_row in ("Random", "ST-GCN", "HD-GCN"):  # registered baselines resolve by paper row
         assert by_row[paper_row].baseline is not None
-    assert by_row["Random"].preset == "default"
+    assert by_row["Random"].preset == "default" and by_row["Random"].problem is None
+    gcn = by_row["ST-GCN"]  # the papers' recipe, with the epochs of the paper's version
+    assert gcn.preset == "paper" and gcn.problem is None
+    assert gcn.config.train.epochs == (10 if version == "v1" else 80)
     # a row no baseline registers yet is listed with the reason, never silently dropped
     unregistered = [c for c in plan.cells if c.baseline is None]
     assert all("not registered" in c.problem for c in unregistered)
@@ -142,6 +145,25 @@ def test_the_gpu_hour_estimate_follows_its_formula(tmp_path):
     _plan, est = table_plan(t, TableOptions(out=tmp_path / "out"))
     assert [r.row for r in est.unknown] == ["ST-GCN"]
     assert "clips/s per GPU" in est.unknown[0].missing
+
+
+def test_presets_make_their_own_cells_and_entries(tmp_path):
+    t = tmp_path / "t.toml"
+    t.write_text('table_version = 1\ntitle = "x"\nbaselines = ["random", "stgcn"]\n'
+                 'datasets = ["synth", "musclemap-wild"]\npresets = ["default", "paper"]\n'
+                 '[baseline.random]\npresets = ["default"]\n')
+    plan = plan_table(load_table(t), tmp_path)
+    names = sorted({(c.dataset, c.name) for c in plan.cells})
+    assert names == [("musclemap-wild", "Random"), ("musclemap-wild", "ST-GCN (default)"),
+                     ("musclemap-wild", "ST-GCN (paper)"), ("synth", "Random"),
+                     ("synth", "ST-GCN (default)"), ("synth", "ST-GCN (paper)")]
+    digests = {(c.dataset, c.preset): c.digest for c in plan.cells if c.row == "stgcn"}
+    assert len(set(digests.values())) == 3  # v2 trains the paper preset longer than v1 and synth
+    assert digests[("synth", "default")] == digests[("musclemap-wild", "default")]
+    t.write_text(t.read_text().replace('"default", "paper"]', '"default", "papr"]'))
+    plan = plan_table(load_table(t), tmp_path)
+    bad = next(c for c in plan.cells if c.preset == "papr")
+    assert "Unknown preset 'papr'. Did you mean 'paper'" in bad.problem
 
 
 # --------------------------------------------------------------------------- the local backend
@@ -173,6 +195,21 @@ def test_the_local_backend_fills_a_table_end_to_end(bench, tmp_path):
     again = run_table(table, options(bench, out))
     assert again.ran == [] and again.assembly.submitted == []
     assert len(read_events(out)) == events
+
+
+@pytest.mark.slow
+def test_a_preset_cell_runs_with_its_preset(bench, tmp_path):
+    table = table_file(tmp_path / "t.toml", baselines=("stgcn",), seeds=(0,),
+                       extra='presets = ["paper"]\n')
+    res = run_table(table, options(bench, tmp_path / "out"))
+    assert not res.failures, res.failures
+    cell = res.plan.cells[0]
+    run = RunRecord.read(cell.folder / "run.json")
+    assert run.preset == "paper" and run.config_sha256 == cell.digest
+    assert run.config["train"]["loss"] == "softmax-bce"  # from the preset
+    assert run.config["data"]["frames"] == 16  # the table's override, over the preset
+    entry = next(iter(res.assembly.entries.values()))
+    assert entry.meta.preset == "paper"
 
 
 def test_a_video_baseline_in_a_table(bench):

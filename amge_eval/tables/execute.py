@@ -42,15 +42,13 @@ class CellCommand:
         from amge_eval.baselines.runner import RunOptions
 
         c = self.cell
-        opts = RunOptions(baseline=c.baseline, dataset=c.dataset, out=c.folder,
+        return RunOptions(baseline=c.baseline, dataset=c.dataset, out=c.folder,
                           labels_dir=self.labels_dir, data_root=self.data_root,
                           overrides=c.overrides, seed=c.seed, device=self.device,
                           resume=True, checkpoint_dir=self.out / "checkpoints",
                           resamples=self.resamples, threads=self.threads,
-                          deterministic=self.deterministic)
-        if c.preset != "default":
-            opts.preset = c.preset  # the runner's presets (plan.presets_supported)
-        return opts
+                          deterministic=self.deterministic,
+                          preset=None if c.preset == "default" else c.preset)
 
     # table-wide settings, set by the backend from the table file
     device: str = "auto"
@@ -123,7 +121,7 @@ def run_cell(cmd: CellCommand, backend: str = "local", job_id: str | None = None
             write_state(out, state)
             log_event(out, cell.key, "failed", reason=reason)
         return state
-    state.command = ["<path>" if os.path.isabs(a) else a for a in argv]
+    state.command = argv  # the state is this machine's (unlike a run record): real paths
     with open(log, "a", encoding="utf-8") as f:
         f.write(f"==== {now()} attempt {attempt}: {' '.join(argv)}\n")
         f.flush()

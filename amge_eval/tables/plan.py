@@ -19,7 +19,6 @@ table (an override, a preset) makes it due again.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,13 +78,6 @@ class Plan:
         return out
 
 
-def presets_supported() -> bool:
-    """Whether this version's config loader takes presets (``load_config(..., preset=...)``)."""
-    from amge_eval.baselines.config import load_config
-
-    return "preset" in inspect.signature(load_config).parameters
-
-
 def resolve_baseline(name: str):
     """The registry spec of a table's baseline: a registry name or a papers' row name."""
     from amge_eval.baselines.registry import get_baseline, list_baselines
@@ -101,17 +93,14 @@ def resolve_baseline(name: str):
                         f"papers' row {name!r}{hint}", code=first.code) from first
 
 
-def resolve_config(spec, preset: str, overrides: tuple[str, ...]):
-    """The config a run of these settings resolves to, exactly as the runner resolves it."""
-    from amge_eval.baselines.config import RunConfig, load_config
+def resolve_config(spec, preset: str, overrides: tuple[str, ...], paper_version: str | None):
+    """The config a run of these settings resolves to, exactly as the runner resolves it (the
+    baseline's file, the preset with its overlay for the dataset's paper version, overrides)."""
+    from amge_eval.baselines.config import DEFAULT_PRESET, RunConfig, load_config
 
-    kwargs = {}
-    if preset != "default":
-        if not presets_supported():
-            raise AmgeError(f"preset {preset!r}: this version of the runner has no config "
-                            f"presets; use presets = [\"default\"]", code="E864")
-        kwargs["preset"] = preset
-    cfg = load_config(spec, None, list(overrides), **kwargs)
+    cfg = load_config(spec, None, list(overrides),
+                      preset=None if preset == DEFAULT_PRESET else preset,
+                      paper_version=paper_version)
     if spec.family == "statistical":  # the runner drops their (empty) data table
         cfg = RunConfig(cfg.model, {}, cfg.train, cfg.eval)
     return cfg
@@ -123,12 +112,19 @@ def entry_name(table: Table, row: str, spec, preset: str) -> str:
     return name if len(table.presets(row)) == 1 else f"{name} ({preset})"
 
 
-def plan_table(table: Table, out: Path) -> Plan:
+def plan_table(table: Table, out: Path, labels_dir=None) -> Plan:
     """Every cell of the table in run order (dataset, row, preset, seed), each resolved against
     the registry and its config; a cell that cannot run carries the reason instead."""
+    from amge_eval.harness.datasets import get_card
     from amge_eval.leaderboard.entries import entry_slug
 
     plan = Plan(table, Path(out))
+    versions: dict[str, str | None] = {}
+    for dataset in table.spec.datasets:
+        try:
+            versions[dataset] = get_card(dataset, labels_dir).paper_version
+        except AmgeError as exc:
+            raise AmgeError(f"{table.path}: datasets: {exc.message}", code="E864") from exc
     specs: dict[str, object] = {}
     errors: dict[str, str] = {}
     for row in table.spec.baselines:
@@ -155,7 +151,8 @@ def plan_table(table: Table, out: Path) -> Plan:
                     problem = errors[row]
                 else:
                     try:
-                        cfg = resolve_config(spec, preset, table.overrides(row))
+                        cfg = resolve_config(spec, preset, table.overrides(row),
+                                             versions[dataset])
                         digest = cfg.digest()
                     except AmgeError as exc:
                         problem = exc.message

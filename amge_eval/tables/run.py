@@ -76,7 +76,7 @@ def _prepare(table_name, opts: TableOptions) -> tuple[Table, Plan]:
     out = Path(opts.out) if opts.out else default_out(table)
     if out.exists() and not out.is_dir():
         raise AmgeError(f"--out {out} is a file; give a folder", code="E865")
-    return table, plan_table(table, out)
+    return table, plan_table(table, out, opts.labels_dir)
 
 
 @contextmanager

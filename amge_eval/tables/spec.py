@@ -62,7 +62,7 @@ class TableFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     baselines: list[str]  # registry names or the papers' row names (`amge-eval baselines list`)
     datasets: list[str]  # dataset card names
     seeds: list[Annotated[int, msgspec.Meta(ge=0)]] = msgspec.field(default_factory=lambda: [0])
-    # config presets; "default" = the baseline's own config
+    # config presets (run-baseline --preset); "default" = the baseline's own config
     presets: list[str] = msgspec.field(default_factory=lambda: ["default"])
     set: list[str] = []  # overrides of every cell, as run-baseline --set table.key=value
     resamples: Positive = 10_000  # bootstrap resamples of every run's and entry's scoring

@@ -45,7 +45,7 @@ class CellState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seconds: float | None = None
     reason: str | None = None  # why it failed
     log: str | None = None  # its output, relative to the table folder
-    command: list[str] = []
+    command: list[str] = []  # what ran: rerun it by hand to rerun the cell
 
 
 def now() -> str:
