@@ -76,7 +76,7 @@ def _prepare(table_name, opts: TableOptions) -> tuple[Table, Plan]:
     out = Path(opts.out) if opts.out else default_out(table)
     if out.exists() and not out.is_dir():
         raise AmgeError(f"--out {out} is a file; give a folder", code="E865")
-    return table, plan_table(table, out, opts.labels_dir)
+    return table, plan_table(table, out.absolute(), opts.labels_dir)
 
 
 @contextmanager
@@ -107,12 +107,12 @@ def table_status(table_name, opts: TableOptions = TableOptions()) -> TableResult
     return TableResult(plan, table_views(plan, _slurm_folder(plan, opts)))
 
 
-def table_plan(table_name, opts: TableOptions = TableOptions(), labels_dir=None):
+def table_plan(table_name, opts: TableOptions = TableOptions()):
     """The cells and the GPU-hour estimate (estimate.py), without running anything."""
     from .estimate import estimate
 
     _table, plan = _prepare(table_name, opts)
-    return plan, estimate(plan, labels_dir or opts.labels_dir)
+    return plan, estimate(plan, opts.labels_dir)
 
 
 def _slurm_folder(plan: Plan, opts: TableOptions) -> Path:
@@ -148,7 +148,7 @@ def run_table(table_name, opts: TableOptions = TableOptions(),
         views = table_views(plan, _slurm_folder(plan, opts))
         due = [v.cell for v in views if v.status in ("pending", "failed", "interrupted")]
         s = table.spec
-        commands = [CellCommand(cell=c, out=plan.out.absolute(), labels_dir=labels,
+        commands = [CellCommand(cell=c, out=plan.out, labels_dir=labels,
                                 data_root=data, container=opts.container, image=opts.image,
                                 container_opts=tuple(opts.container_opts), container_info=info,
                                 device=s.device, resamples=s.resamples, threads=s.threads,
