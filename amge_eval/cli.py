@@ -543,6 +543,29 @@ def baselines_list():
                   f"({EXTRA_HINT}).", markup=False)
 
 
+ContainerOpt = Annotated[str, typer.Option(
+    "--container", help="Run inside an image: docker, podman or apptainer (none: on this "
+    "machine). Data and labels are mounted read-only, the output read-write; the image goes "
+    "into the run record (docs/tables.md).")]
+ImageOpt = Annotated[str | None, typer.Option(
+    "--image", help="The image for --container: a local image reference (docker, podman) or a "
+    "SIF file (apptainer); default $AMGE_EVAL_IMAGE.", show_default=False)]
+ContainerExtra = Annotated[list[str] | None, typer.Option(
+    "--container-opt", help="Extra option for the engine's run command, e.g. "
+    "--container-opt=--runtime=runc (repeatable).", show_default=False)]
+
+
+def _image(container: str, image: str | None) -> str:
+    from amge_eval.harness.errors import AmgeError
+
+    image = image or os.environ.get("AMGE_EVAL_IMAGE")
+    if not image:
+        raise AmgeError(f"--container {container} needs --image (or $AMGE_EVAL_IMAGE): an "
+                        f"image built from baselines/containers/Dockerfile (docs/tables.md)",
+                        code="E861")
+    return image
+
+
 @app.command("run-baseline")
 def run_baseline_cmd(
     name: Annotated[str, typer.Argument(help="Baseline name (see `amge-eval baselines list`).")],
@@ -580,6 +603,9 @@ def run_baseline_cmd(
                                                 "oneDNN, MKL, threads, algorithms) for "
                                                 "bit-identical predictions; slower.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (for CI).")] = False,
+    container: ContainerOpt = "none",
+    image: ImageOpt = None,
+    container_opt: ContainerExtra = None,
 ):
     """Train and evaluate a baseline; write predictions for all four evaluation splits,
     their scores and a run record."""
@@ -593,6 +619,15 @@ def run_baseline_cmd(
                       weights=weights, resume=resume, skip_bad=skip_bad, resamples=resamples,
                       threads=threads, checkpoint_dir=checkpoint_dir,
                       deterministic=deterministic, preset=preset)
+    if container != "none":
+        from amge_eval.baselines.launch import run_in_container
+
+        ran = run_in_container(opts, container, _image(container, image),
+                               extra=tuple(container_opt or ()))
+        digest = ran.info.digest or ran.info.image_id or "no id"
+        _out().print(f"Run written to {ran.out} (run.json, predictions/, scores.json) by "
+                     f"{container} image {ran.info.image} ({digest})", markup=False)
+        return
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         result = run_baseline(opts, progress)
     if result.record is None:
@@ -606,6 +641,105 @@ def run_baseline_cmd(
         o.print("Some samples were skipped (--skip-bad): predictions are incomplete and were "
                 "not scored; see run.json.")
     o.print(f"Run written to {result.out} (run.json, predictions/, scores.json)")
+
+
+@app.command("run-table")
+def run_table_cmd(
+    table: Annotated[str, typer.Argument(help="Table file (TOML, docs/tables.md), or the name of "
+                                              "a ready-made one in baselines/tables/ (smoke, "
+                                              "paper-v1-table2, paper-v2-table-ii).")],
+    out: Annotated[Path | None, typer.Option(help="The table's folder: cells, states, logs, "
+                                             "entries, exports (default: "
+                                             "runs/tables/<table>).")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="The submissions store the "
+                                               "entries go to (default: <out>/store).")] = None,
+    status: Annotated[bool, typer.Option("--status", help="Show every cell's progress (done, "
+                                         "running, failed with the reason) and stop.")] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="List the cells and the GPU-hour "
+                                       "estimate and stop.")] = False,
+    backend: Annotated[str, typer.Option(help="local (one cell after the other on this "
+                                         "machine) or slurm (one job per cell, submitit).")] = "local",
+    labels_dir: LabelsDir = None,
+    data_root: DataRoot = None,
+    container: ContainerOpt = "none",
+    image: ImageOpt = None,
+    container_opt: ContainerExtra = None,
+    slurm_folder: Annotated[Path | None, typer.Option(help="submitit's job folder, on storage "
+                                                      "the nodes share (default: "
+                                                      "<out>/slurm).")] = None,
+    wait: Annotated[bool, typer.Option(help="slurm: wait for the jobs, then enter and export "
+                                       "the table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """Fill a table of baselines x datasets x presets x seeds: run every missing cell (a rerun
+    resumes, done cells are skipped), enter each seed set as one board entry (mean and spread
+    over the seeds) and export the table as csv, md, json and latex."""
+    from rich.table import Table
+
+    from amge_eval.harness.errors import AmgeError
+    from amge_eval.harness.vocab import TABLE_KEYS
+    from amge_eval.progress_ui import RichProgress
+    from amge_eval.render import console
+    from amge_eval.tables import TableOptions, run_table, table_plan, table_status
+    from amge_eval.tables.estimate import FORMULA
+    from amge_eval.tables.state import counts
+
+    if container != "none":
+        image = _image(container, image)
+    opts = TableOptions(out=out, store=store, labels_dir=labels_dir, data_root=data_root,
+                        backend=backend, container=container, image=image,
+                        container_opts=tuple(container_opt or ()), slurm_folder=slurm_folder,
+                        wait=wait)
+    o = _out()
+    if plan:
+        cells, est = table_plan(table, opts)
+        spec = cells.table.spec
+        o.print(f"{spec.title}: {len(cells.cells)} cells ({len(spec.baselines)} baselines x "
+                f"{len(spec.datasets)} datasets x {len(spec.presets)} presets x "
+                f"{len(spec.seeds)} seeds) in {cells.out}", markup=False)
+        t = Table(title="GPU hours (estimate)", title_justify="left")
+        for col in ("dataset", "row", "cells", "epochs", "train clips", "GPU hours", "missing"):
+            t.add_column(col)
+        for r in est.rows:
+            t.add_row(r.dataset, r.row, str(r.cells), "-" if r.epochs is None else str(r.epochs),
+                      "-" if r.train_clips is None else str(r.train_clips),
+                      "-" if r.gpu_hours is None else f"{r.gpu_hours:.1f}", r.missing)
+        o.print(t)
+        o.print(f"Known: {est.known_hours:.1f} GPU hours; {len(est.unknown)} rows without the "
+                f"figures for one. {FORMULA}.", markup=False)
+        return
+    if status:
+        res = table_status(table, opts)
+    else:
+        with RichProgress(console(stderr=True), quiet=quiet) as progress:
+            res = run_table(table, opts, progress)
+    t = Table(title=f"{res.plan.table.spec.title}: cells", title_justify="left")
+    for col in ("cell", "status", "detail"):
+        t.add_column(col)
+    for v in res.views:
+        t.add_row(v.cell.label, v.status, v.detail[:200])
+    o.print(t)
+    o.print("Cells: " + ", ".join(f"{n} {k}" for k, n in counts(res.views).items()))
+    if res.submitted:
+        o.print(f"Submitted {len(res.submitted)} cells (jobs "
+                f"{', '.join(sorted(set(res.submitted.values()))[:5])}); follow them with "
+                f"`amge-eval run-table {table} --status`", markup=False)
+    if not status and res.assembly.entries:
+        b = Table(title="Entries (masked mAP %, mean ± sd over seeds)", title_justify="left")
+        for col in ("dataset", "entry", "seeds", *TABLE_KEYS):
+            b.add_column(col, justify="left" if col in ("dataset", "entry") else "right")
+        for (dataset, _), e in res.assembly.entries.items():
+            cells = [f"{e.values()[k]:.1f}" + ("" if (sd := e.record.summary[k].spread()) is None
+                                                 else f" ± {sd:.1f}") for k in TABLE_KEYS]
+            b.add_row(dataset, e.name, str(len(e.record.seeds) or 1), *cells)
+        o.print(b)
+        o.print(f"Entries: {res.store}. Table: "
+                + ", ".join(str(p) for p in res.assembly.exports.values()), markup=False)
+    if not status and res.failures:
+        first = next(iter(res.failures.items()))
+        raise AmgeError(f"{len(res.failures)} cells of the table failed or cannot run (first: "
+                        f"{first[0]}: {first[1][:200]}); the others' results are kept. See "
+                        f"`amge-eval run-table {table} --status`", code="E866")
 
 
 # --------------------------------------------------------------------------- leaderboard

@@ -52,6 +52,7 @@ from amge_eval.harness.scoring import score_file
 from amge_eval.harness.vocab import EVAL_SPLITS
 
 from .config import DEFAULT_PRESET, RunConfig, load_config
+from .launch import container_from_env
 from .registry import BaselineSpec, get_baseline
 
 
@@ -103,7 +104,8 @@ def _git() -> GitInfo:
             return GitInfo(commit=commit.stdout.strip(), dirty=bool(dirty.stdout.strip()))
     except (OSError, subprocess.SubprocessError):
         pass
-    return GitInfo(commit=None, dirty=None)
+    # An image built from a checkout carries its commit (baselines/containers/Dockerfile).
+    return GitInfo(commit=os.environ.get("AMGE_EVAL_GIT_COMMIT") or None, dirty=None)
 
 
 def _command() -> list[str] | None:
@@ -262,7 +264,8 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
         timing={k: round(v, 3) for k, v in timing.items()}, paper_params_m=spec.paper_params_m,
         params=params, params_m=round(params / 1e6, 3),
         predictions={s: f"predictions/{s}.npz" for s in EVAL_SPLITS},
-        scores="scores.json" if scored else None, benchmark_manifest=generated, **extra)
+        scores="scores.json" if scored else None, benchmark_manifest=generated,
+        container=container_from_env(), **extra)
     record.write(out / "run.json")
     summary = {k: scored.value(k) for k in scored.summary} if scored else {}
     return RunResult(out, record, scored, summary, report)

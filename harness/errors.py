@@ -171,6 +171,15 @@ OTHER_CODES: dict[str, str] = {
     "E820": "model setting out of range",
     "E821": "model input of the wrong shape",
     "E830": "optional dependency not installed (the message names the extra)",
+    # containers and tables (baselines/launch.py, amge_eval/tables/)
+    "E860": "container engine unusable (--container: not installed, or an option it refuses)",
+    "E861": "container image not found or unusable (--image)",
+    "E862": "the run inside the container failed",
+    "E863": "table file unreadable or not TOML",
+    "E864": "table file invalid (unknown key, wrong type, empty or repeated values)",
+    "E865": "table output folder unusable or in use by another run-table",
+    "E866": "cells of the table failed (listed by `amge-eval run-table TABLE --status`)",
+    "E867": "table backend unavailable (submitit not installed, Slurm not reachable)",
     # leaderboard
     "E900": "entry file unreadable or not TOML",
     "E901": "unknown key in an entry file",

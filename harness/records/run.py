@@ -17,7 +17,7 @@ import msgspec
 
 from .base import Count, Environment, Record, Sha256
 
-RUN_SCHEMA_VERSION = "2.1"  # 2.1: determinism
+RUN_SCHEMA_VERSION = "2.2"  # 2.1: determinism; 2.2: container
 
 
 class GitInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -61,6 +61,13 @@ class DataSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     eval: dict[str, Any] = {}  # the evaluation loader's settings
     eval_views: EvalViews | None = None
     input: str | None = None  # for baselines that read no media: what they see instead
+
+
+class ContainerInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    engine: Literal["docker", "podman", "apptainer"]
+    image: str  # the image reference as given (name:tag or name@sha256:...); a SIF file's name
+    image_id: str | None  # "sha256:<hex>": the engine's image id (a SIF file: the file's sha256)
+    digest: str | None  # "sha256:<hex>": the registry manifest digest; None for a local build
 
 
 class SkippedSample(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -107,6 +114,7 @@ class RunRecord(Record, kw_only=True, forbid_unknown_fields=True):
     data_settings: DataSettings
     skipped_samples: dict[str, list[SkippedSample]]  # split -> samples left out (--skip-bad)
     determinism: dict[str, Any] | None = None  # the pins of --deterministic; None = not asked
+    container: ContainerInfo | None = None  # the image it ran in (--container); None = on the host
 
     def test_frames(self) -> int | None:
         frames = self.data_settings.eval.get("frames")
