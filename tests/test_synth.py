@@ -474,6 +474,18 @@ def test_preview(tiny_video, tmp_path, suffix):
             assert img.n_frames >= TINY_VIDEO["frames"][0]
 
 
+def test_preview_shows_one_footage_in_train_and_held_out():
+    from amge_eval.harness.synth.preview import _clip_order
+    from amge_eval.harness.synth.style import source_of
+
+    for n in (6, 16):
+        plan = split_plan(n)["squat"]
+        first, second = _clip_order(plan)[:2]
+        assert plan[first] == "train" and plan[second] in ("val_seen", "test_seen")
+        assert source_of(first) == source_of(second)
+        assert sorted(_clip_order(plan)) == list(range(n))
+
+
 def test_preview_without_videos_renders_from_the_seed(small, tmp_path):
     from PIL import Image
 
