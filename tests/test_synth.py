@@ -370,7 +370,7 @@ def test_unseen_activities_are_harder_and_memorising_fails_on_them(proxy):
             res[model, pair[0][:4]] = _gap(scores[model], labels, *pair)
     print({k: tuple(round(100 * float(x), 1) for x in v[:3]) + (round(100 * v[3].low, 1),)
            for k, v in res.items()})
-    for (model, split), (seen, unseen, gap, iv) in res.items():
+    for (model, split), (seen, unseen, _, iv) in res.items():
         assert iv.low > 0, (model, split, seen, unseen, iv)
     for split in ("val_", "test"):
         multi_seen, multi_unseen = res["multi-label", split][:2]

@@ -19,7 +19,6 @@ from ..fileio import write_bytes_atomic
 from ..progress import NULL_PROGRESS, Progress
 from ..skeletons import COCO17, read_skeletons, skeleton_path
 from .activities import ACTIVITIES, ACTIVITY_BY_NAME
-from .style import source_of
 from .generate import (
     DATASET,
     clip_stem,
@@ -30,6 +29,7 @@ from .generate import (
     settings_from_manifest,
     split_plan,
 )
+from .style import source_of
 
 TITLE_H = 12
 LEFT_COLOUR, RIGHT_COLOUR, MID_COLOUR = (0, 230, 255), (255, 140, 0), (255, 255, 0)
