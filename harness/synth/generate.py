@@ -12,8 +12,9 @@ index: the first ones to train); each unseen activity's clips go half to val_uns
 test_unseen, as the papers split their unseen activities.
 
 Every clip draws from its own generator, seeded by (seed, crc32(activity name), clip index),
-so the output does not depend on the number of workers or on the order clips are made in, and
-labels and skeletons are identical with and without video. The manifest is written last: a run
+and starts from the style of the source video it is cut from (``style.py``), seeded by (seed,
+crc32(activity name), source), so the output does not depend on the number of workers or on the
+order clips are made in, and labels and skeletons are identical with and without video. The manifest is written last: a run
 that stops half way is never mistaken for a finished benchmark.
 """
 
