@@ -12,8 +12,11 @@ labels(activity) = POSTURE_LOAD[posture] | union of RULES[p][posture] over its p
 Step style (tempo, side, held or repeated, hand width) never changes a label, so every clip of
 an activity carries the same 20-bit vector, as in MuscleMap. docs/synth.md prints both tables.
 
-The unseen activities are new compositions of primitives and postures that the seen activities
-use, so a model that learned what each motion loads can in principle label them.
+The unseen activities carry muscle combinations no seen activity has: none shares a seen label
+vector, no seen activity exercises all of an unseen one's rules together, and most need a rule
+(a movement in a posture) that no seen activity exercises at all. They use only postures and
+primitives that seen activities use, so a model that learned what each movement loads can
+approximate their labels; one that learned to recognise seen activities cannot.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..muscles import MUSCLE_IDS, NUM_MUSCLES
+from ..muscles import MUSCLE_IDS
 from .motions import PRIMITIVE_POSTURES, Step
 
 POSTURE_LOAD: dict[str, tuple[str, ...]] = {
@@ -36,39 +39,61 @@ POSTURE_LOAD: dict[str, tuple[str, ...]] = {
 }
 
 RULES: dict[str, dict[str, tuple[str, ...]]] = {
-    "static_hold": {"prone": (), "hanging": ()},  # the posture's own load is the whole label
+    "static_hold": {"prone": ("gluteus",),  # the hips held in line
+                    "hanging": ("latissimus",)},  # an active hang sets the lats
     "squat": {"standing": ("quadriceps", "gluteus", "hamstring")},
     "lunge": {"standing": ("quadriceps", "gluteus", "hamstring", "inner_thigh")},
-    "hip_hinge": {"standing": ("hamstring", "gluteus", "lower_back")},
-    "elbow_flexion": {"standing": ("biceps", "forearms")},
-    "elbow_extension": {"standing": ("triceps",)},
-    "push": {"prone": ("chest", "triceps"), "seated": ("triceps", "shoulder")},
-    "shoulder_press": {"standing": ("shoulder", "triceps", "upper_back")},
-    "front_raise": {"quadruped": ("shoulder", "upper_back")},
-    "lateral_raise": {"standing": ("shoulder", "upper_back")},
+    "hip_hinge": {"standing": ("hamstring", "gluteus", "lower_back", "forearms")},  # and the grip
+    "elbow_flexion": {"standing": ("biceps", "forearms"), "seated": ("biceps",)},
+    "elbow_extension": {"standing": ("triceps", "shoulder", "upper_back"),  # arms held overhead
+                        "seated": ("triceps",)},  # back against the bench
+    "push": {"prone": ("chest", "triceps", "obliques"),  # serratus anterior (obliques group)
+             "seated": ("triceps", "chest", "shoulder"),
+             "quadruped": ("chest", "triceps", "shoulder")},
+    "shoulder_press": {"standing": ("shoulder", "triceps", "upper_back"),
+                       "seated": ("shoulder", "triceps")},  # the bench steadies the back
+    "front_raise": {"standing": ("shoulder", "chest", "upper_back"),
+                    "quadruped": ("shoulder", "upper_back", "lower_back"),
+                    "prone": ("shoulder", "obliques"),  # one arm off the floor: anti-rotation
+                    "seated": ("shoulder", "chest"),
+                    "supine": ("shoulder",)},
+    "lateral_raise": {"standing": ("shoulder", "upper_back"), "seated": ("shoulder",)},
     "row": {"standing": ("latissimus", "upper_back", "biceps"),
-            "seated": ("latissimus", "upper_back", "biceps"),
-            "hanging": ("latissimus", "upper_back", "biceps")},
-    "trunk_flexion": {"supine": ("upper_abdominis",)},
-    "side_bend": {"standing": ("obliques",)},
-    "trunk_rotation": {"standing": ("obliques",), "seated": ("obliques", "upper_abdominis"),
-                       "side_lying": ("obliques", "upper_back")},
+            "seated": ("latissimus", "upper_back", "biceps", "lower_back"),
+            "hanging": ("latissimus", "upper_back", "biceps"),
+            "prone": ("latissimus", "upper_back", "biceps"),
+            "quadruped": ("latissimus", "upper_back", "biceps")},
+    "trunk_flexion": {"supine": ("upper_abdominis", "neck_and_head")},  # the head is curled up
+    "side_bend": {"standing": ("obliques", "upper_abdominis", "lower_back"),
+                  "seated": ("obliques",)},
+    "trunk_rotation": {"standing": ("obliques", "lower_abdominis"),
+                       "seated": ("obliques", "upper_abdominis", "lower_abdominis"),
+                       "side_lying": ("obliques", "upper_back"),
+                       "supine": ("obliques", "upper_abdominis")},
     "leg_raise": {"supine": ("lower_abdominis", "quadriceps"),
-                  "hanging": ("lower_abdominis", "quadriceps"),
-                  "standing": ("quadriceps", "lower_abdominis", "calves")},
-    "knee_drive": {"standing": ("quadriceps", "calves"), "prone": ("lower_abdominis", "quadriceps"),
-                   "supine": ("lower_abdominis",), "hanging": ("lower_abdominis",)},
+                  "hanging": ("lower_abdominis", "quadriceps", "upper_abdominis"),
+                  "standing": ("quadriceps", "lower_abdominis", "gluteus")},
+    "knee_drive": {"standing": ("quadriceps", "calves", "lower_abdominis"),
+                   "prone": ("lower_abdominis", "quadriceps", "obliques"),
+                   "supine": ("lower_abdominis", "upper_abdominis"),
+                   "hanging": ("lower_abdominis", "obliques"),
+                   "seated": ("lower_abdominis", "upper_abdominis", "quadriceps"),
+                   "quadruped": ("lower_abdominis", "obliques")},
     "knee_extension": {"seated": ("quadriceps",)},
-    "hip_abduction": {"standing": ("outer_thigh", "gluteus"),
-                      "side_lying": ("outer_thigh", "gluteus"),
+    "hip_abduction": {"standing": ("outer_thigh", "gluteus", "obliques", "inner_thigh"),
+                      "side_lying": ("outer_thigh", "gluteus", "obliques"),
                       "quadruped": ("gluteus", "outer_thigh"),
-                      "prone": ("outer_thigh", "inner_thigh")},
-    "hip_extension": {"quadruped": ("gluteus", "hamstring")},
+                      "prone": ("outer_thigh", "inner_thigh"),
+                      "supine": ("inner_thigh", "outer_thigh", "lower_abdominis"),
+                      "seated": ("outer_thigh", "gluteus")},
+    "hip_extension": {"quadruped": ("gluteus", "hamstring"),
+                      "standing": ("gluteus", "hamstring", "feet_ankles"),
+                      "prone": ("gluteus", "hamstring", "lower_back")},
     "hip_lift": {"supine": ("gluteus", "hamstring", "lower_back"),
                  "side_lying": ("obliques", "outer_thigh")},
-    "plantar_flexion": {"standing": ("calves", "feet_ankles")},
+    "plantar_flexion": {"standing": ("calves", "feet_ankles"), "seated": ("calves",)},
     "jump": {"standing": ("quadriceps", "gluteus", "calves", "feet_ankles")},
-    "neck_tilt": {"standing": ("neck_and_head",)},
+    "neck_tilt": {"standing": ("neck_and_head", "upper_back"), "seated": ("neck_and_head",)},
 }
 
 
@@ -89,6 +114,11 @@ class Activity:
     def primitives(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.steps)
 
+    @property
+    def rule_keys(self) -> frozenset[tuple[str, str]]:
+        """The (primitive, posture) rules its label comes from."""
+        return frozenset((p, self.posture) for p in self.primitives)
+
 
 def _a(name, posture, *steps, variant="", unseen=False) -> Activity:
     return Activity(name, posture, tuple(steps), variant, unseen)
@@ -96,43 +126,53 @@ def _a(name, posture, *steps, variant="", unseen=False) -> Activity:
 
 S = Step
 ACTIVITIES: tuple[Activity, ...] = (
-    # ---- seen: standing
+    # ---- seen, standing: one movement
     _a("squat", "standing", S("squat")),
-    _a("wall sit", "standing", S("squat", hold=True, params={"lean": 0.15})),
     _a("lunge", "standing", S("lunge", side="either")),
     _a("deadlift", "standing", S("hip_hinge")),
     _a("bicep curl", "standing", S("elbow_flexion")),
     _a("overhead triceps extension", "standing", S("elbow_extension")),
     _a("shoulder press", "standing", S("shoulder_press")),
     _a("lateral raise", "standing", S("lateral_raise")),
-    _a("bent over row", "standing", S("hip_hinge", hold=True, params={"depth": 1.2}), S("row")),
+    _a("front raise", "standing", S("front_raise")),
     _a("calf raise", "standing", S("plantar_flexion", rate=1.5)),
     _a("vertical jump", "standing", S("jump")),
-    _a("jumping jack", "standing", S("jump", rate=2.0, params={"height": 0.07, "dip": 0.25}),
-       S("hip_abduction", rate=2.0, params={"top": 22.0}),
-       S("lateral_raise", rate=2.0, params={"top": 165.0})),
     _a("high knees", "standing", S("knee_drive", side="alternate", rate=2.0, params={"hop": True})),
     _a("standing side bend", "standing", S("side_bend", side="alternate")),
     _a("torso twist", "standing", S("trunk_rotation", side="alternate", params={"arms": "out"})),
     _a("neck tilts", "standing", S("neck_tilt", side="alternate")),
     _a("standing side leg raise", "standing", S("hip_abduction", side="either")),
-    _a("front kicks", "standing", S("leg_raise", side="alternate", rate=1.5)),
+    # ---- seen, standing: compound exercises
+    _a("bent over row", "standing", S("hip_hinge", hold=True, params={"depth": 1.2}), S("row")),
+    _a("jumping jack", "standing", S("jump", rate=2.0, params={"height": 0.07, "dip": 0.25}),
+       S("hip_abduction", rate=2.0, params={"top": 22.0}),
+       S("lateral_raise", rate=2.0, params={"top": 165.0})),
+    _a("skater hops", "standing", S("jump", rate=2.0, params={"height": 0.1, "dip": 0.6}),
+       S("hip_abduction", side="alternate", params={"top": 30.0})),
+    _a("squat knee drive", "standing", S("squat"),
+       S("knee_drive", side="alternate", rate=0.5, phase=0.25)),
+    _a("deadlift curl", "standing", S("hip_hinge"), S("elbow_flexion", phase=0.5)),
+    _a("squat jack", "standing", S("squat", params={"lean": 0.6}),
+       S("hip_abduction", params={"top": 25.0})),
+    _a("clean and press", "standing", S("hip_hinge"), S("shoulder_press", phase=0.5)),
+    _a("woodchopper", "standing", S("squat", params={"lean": 0.7}),
+       S("trunk_rotation", side="alternate", rate=0.5)),
+    _a("lateral lunge raise", "standing", S("lunge", side="either"), S("lateral_raise")),
     # ---- seen: plank, lying, seated, hanging, on all fours
     _a("plank", "prone", S("static_hold"), variant="forearms"),
     _a("push up", "prone", S("push")),
+    _a("diamond push up", "prone", S("push", params={"narrow": True})),
     _a("mountain climbers", "prone", S("knee_drive", side="alternate", rate=2.0)),
     _a("crunch", "supine", S("trunk_flexion"), variant="knees_bent"),
+    _a("sit up", "supine", S("trunk_flexion", rate=0.7, params={"range": 75.0}),
+       variant="knees_bent"),
     _a("lying leg raise", "supine", S("leg_raise"), variant="straight"),
-    _a("flutter kicks", "supine", S("leg_raise", side="alternate", rate=2.5, params={"top": 35.0}),
-       variant="straight"),
     _a("glute bridge", "supine", S("hip_lift"), variant="knees_bent"),
-    _a("reverse crunch", "supine", S("knee_drive"), variant="knees_bent"),
     _a("side plank", "side_lying", S("hip_lift", hold=True)),
     _a("side lying leg raise", "side_lying", S("hip_abduction", side="right")),
     _a("russian twist", "seated", S("trunk_rotation", side="alternate"), variant="floor"),
     _a("seated leg extension", "seated", S("knee_extension", side="either"), variant="bench"),
     _a("seated row", "seated", S("row"), variant="bench"),
-    _a("triceps dips", "seated", S("push"), variant="dip"),
     _a("dead hang", "hanging", S("static_hold")),
     _a("pull up", "hanging", S("row")),
     _a("hanging leg raise", "hanging", S("leg_raise")),
@@ -140,7 +180,55 @@ ACTIVITIES: tuple[Activity, ...] = (
        S("front_raise", side="alternate", phase=0.5)),
     _a("donkey kicks", "quadruped", S("hip_extension", side="either")),
     _a("fire hydrant", "quadruped", S("hip_abduction", side="either", params={"top": 60.0})),
-    # ---- unseen: new compositions of the postures and primitives above
+    # ---- unseen: a movement in a posture no seen activity does it in (a rule no seen activity
+    # exercises) ...
+    _a("plank jacks", "prone", S("hip_abduction", rate=1.5, params={"top": 22.0}), unseen=True),
+    _a("side plank rotation", "side_lying", S("hip_lift", hold=True), S("trunk_rotation"),
+       unseen=True),
+    _a("hanging knee raise", "hanging", S("knee_drive"), unseen=True),
+    _a("triceps dip hold", "seated", S("push", hold=True), variant="dip", unseen=True),
+    _a("scissors", "supine", S("hip_abduction", rate=1.5), variant="straight", unseen=True),
+    _a("plank leg lift", "prone", S("static_hold"), S("hip_extension", side="alternate"),
+       unseen=True),
+    _a("shoulder taps", "prone", S("front_raise", side="alternate", params={"tap": True}),
+       unseen=True),
+    _a("running", "standing", S("knee_drive", side="alternate", rate=2.0, params={"hop": True}),
+       S("hip_extension", side="alternate", rate=2.0, phase=0.5), unseen=True),
+    _a("reverse crunches", "supine", S("knee_drive"), variant="knees_bent", unseen=True),
+    _a("front kicks", "standing", S("leg_raise", side="alternate", rate=1.5), unseen=True),
+    _a("knee push ups", "quadruped", S("push"), unseen=True),
+    _a("seated calf raise", "seated", S("plantar_flexion", rate=1.5), variant="bench",
+       unseen=True),
+    _a("seated neck stretch", "seated", S("neck_tilt", side="alternate", rate=0.7),
+       variant="bench", unseen=True),
+    _a("renegade row", "prone", S("row", side="alternate"), unseen=True),
+    _a("crossbody crunch", "supine", S("trunk_flexion"), S("trunk_rotation", side="alternate"),
+       variant="knees_bent", unseen=True),
+    _a("bicycle crunch", "supine", S("trunk_flexion", rate=2.0),
+       S("knee_drive", side="alternate"), S("trunk_rotation", side="alternate"),
+       variant="knees_bent", unseen=True),
+    _a("seated lateral raise", "seated", S("lateral_raise"), variant="bench", unseen=True),
+    _a("seated hip abduction", "seated", S("hip_abduction", params={"top": 30.0}),
+       variant="bench", unseen=True),
+    _a("kneeling row", "quadruped", S("row", side="either"), unseen=True),
+    _a("seated knee raise", "seated", S("knee_drive", side="alternate"), variant="bench",
+       unseen=True),
+    _a("seated front raise", "seated", S("front_raise", side="alternate"), variant="bench",
+       unseen=True),
+    _a("seated shoulder press", "seated", S("shoulder_press"), variant="bench", unseen=True),
+    _a("seated side bend", "seated", S("side_bend", side="alternate"), variant="bench",
+       unseen=True),
+    _a("quadruped knee tuck", "quadruped", S("knee_drive", side="alternate"), unseen=True),
+    _a("dead bug", "supine", S("leg_raise", side="alternate", params={"top": 60.0}),
+       S("front_raise", side="alternate", phase=0.5), variant="straight", unseen=True),
+    _a("seated curl", "seated", S("elbow_flexion", side="alternate"), variant="bench",
+       unseen=True),
+    _a("seated triceps extension", "seated", S("elbow_extension"), variant="bench",
+       unseen=True),
+    _a("standing kickback", "standing", S("hip_extension", side="either"), unseen=True),
+    _a("single leg deadlift", "standing", S("hip_hinge"),
+       S("hip_extension", side="either", params={"straight": True}), unseen=True),
+    # ... or seen movements in a combination no seen activity has
     _a("v-ups", "supine", S("trunk_flexion", params={"range": 55.0}),
        S("leg_raise", params={"top": 70.0}), variant="straight", unseen=True),
     _a("jump squat", "standing", S("squat"), S("jump", phase=0.45, params={"dip": 0.0}),
@@ -149,12 +237,35 @@ ACTIVITIES: tuple[Activity, ...] = (
     _a("lunge curl", "standing", S("lunge", side="either"), S("elbow_flexion"), unseen=True),
     _a("march twists", "standing", S("knee_drive", side="alternate"),
        S("trunk_rotation", side="alternate"), unseen=True),
-    _a("plank jacks", "prone", S("hip_abduction", rate=1.5, params={"top": 22.0}), unseen=True),
-    _a("side plank rotation", "side_lying", S("hip_lift", hold=True), S("trunk_rotation"),
+    _a("bridge kicks", "supine", S("hip_lift", hold=True), S("leg_raise", side="alternate"),
+       variant="knees_bent", unseen=True),
+    _a("fire hydrant kick", "quadruped", S("hip_abduction", side="right", params={"top": 55.0}),
+       S("hip_extension", side="right", phase=0.5, params={"straight": True}), unseen=True),
+    _a("squat row", "standing", S("squat", params={"lean": 0.8}), S("row", phase=0.5),
        unseen=True),
-    _a("hanging knee raise", "hanging", S("knee_drive"), unseen=True),
-    _a("triceps dip hold", "seated", S("push", hold=True), variant="dip", unseen=True),
-    _a("calf raise hold", "standing", S("plantar_flexion", hold=True), unseen=True),
+    _a("squat front raise", "standing", S("squat"), S("front_raise"), unseen=True),
+    _a("curl to press", "standing", S("elbow_flexion"), S("shoulder_press", phase=0.5),
+       unseen=True),
+    _a("windmill", "standing", S("hip_hinge", params={"depth": 0.8}),
+       S("trunk_rotation", side="alternate", params={"arms": "out"}), unseen=True),
+    _a("lunge front raise", "standing", S("lunge", side="either"), S("front_raise"),
+       unseen=True),
+    _a("hollow hold", "supine", S("trunk_flexion", hold=True, params={"range": 30.0}),
+       S("leg_raise", hold=True, params={"top": 30.0}), variant="straight", unseen=True),
+    _a("kettlebell swing", "standing", S("hip_hinge"), S("front_raise", phase=0.5),
+       unseen=True),
+    _a("calf raise curl", "standing", S("plantar_flexion"), S("elbow_flexion"), unseen=True),
+    _a("calf raise press", "standing", S("plantar_flexion"), S("shoulder_press"), unseen=True),
+    _a("lunge row", "standing", S("lunge", side="either"), S("row", phase=0.5), unseen=True),
+    _a("wall sit curl", "standing", S("squat", hold=True, params={"lean": 0.15}),
+       S("elbow_flexion"), unseen=True),
+    _a("march curl", "standing", S("knee_drive", side="alternate"), S("elbow_flexion"),
+       unseen=True),
+    _a("march row", "standing", S("knee_drive", side="alternate"), S("row"), unseen=True),
+    _a("calf raise front raise", "standing", S("plantar_flexion"), S("front_raise"),
+       unseen=True),
+    _a("lunge twist", "standing", S("lunge", side="either"),
+       S("trunk_rotation", side="alternate", rate=0.5), unseen=True),
 )
 
 ACTIVITY_BY_NAME: dict[str, Activity] = {a.name: a for a in ACTIVITIES}
@@ -183,11 +294,6 @@ def label_vector(posture: str, primitives) -> np.ndarray:
 def activity_labels(activity: Activity) -> np.ndarray:
     return label_vector(activity.posture, activity.primitives)
 
-
-def label_table() -> np.ndarray:
-    """(A, 20) label vectors of ACTIVITIES, in catalogue order."""
-    return np.stack([activity_labels(a) for a in ACTIVITIES]) if ACTIVITIES else \
-        np.zeros((0, NUM_MUSCLES), np.uint8)
 
 
 def check_catalogue() -> None:

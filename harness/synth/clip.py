@@ -1,10 +1,12 @@
 """One synthetic clip: a person doing an activity, filmed by a camera, seen by a pose estimator.
 
-Everything random about a clip (body proportions, tempo, amplitude, repetitions, viewpoint,
-framing, camera drift, keypoint noise, dropped keypoints, clip length, colours) is drawn from
-the clip's own generator, so a clip does not depend on which other clips are made, in what
-order, or whether its video is rendered. The motion and the render draw from two independent
-child streams: the skeletons are the same with and without video.
+A clip starts from its activity's footage style (``style.py``: performer, camera, tempo, range
+of motion, clip length, estimator noise, room) and draws its own small deviations from it, and
+everything else random about it (repetitions, phase, posture details, camera drift, keypoint
+noise, dropped keypoints), from the clip's own generator, so a clip does not depend on which
+other clips are made, in what order, or whether its video is rendered. The motion and the
+render draw from two independent child streams: the skeletons are the same with and without
+video.
 """
 
 from __future__ import annotations
@@ -14,15 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activities import Activity
-from .body import Body, Camera, J, project, random_body
+from .body import Body, Camera, J, project
 from .motions import PRIMITIVES, animate, clip_clock, idle, posture_motion, step_signal
-
-# Camera yaw ranges per posture (degrees, then mirrored at random): people film standing
-# exercises from the front to the side, and floor exercises mostly from the side.
-YAW = {"standing": (-80.0, 80.0), "seated": (-75.0, 75.0), "hanging": (-60.0, 60.0),
-       "prone": (-35.0, 35.0), "supine": (-35.0, 35.0), "side_lying": (-30.0, 30.0),
-       "quadruped": (-35.0, 35.0)}
-PITCH = (-5.0, 30.0)
+from .style import FLOOR_POSTURES, Style
 
 
 @dataclass
@@ -40,6 +36,7 @@ class Scene:
     prop_pixels: np.ndarray | None  # (T, K, 2) outline points of the prop (bench, bar)
     fwd_pixels: np.ndarray  # (T, 2, 2) foot tips (left, right) in the image
     camera: Camera
+    render_seed: int  # the activity's colours and room (Style.render_seed)
 
 
 @dataclass
@@ -51,13 +48,13 @@ class Clip:
 
 
 def simulate(activity: Activity, n_frames: int, size: tuple[int, int], fps: float,
-             rng: np.random.Generator) -> Clip:
-    """Pose, film and detect one clip of ``activity``. ``size`` is (width, height)."""
-    body = random_body(rng)
+             rng: np.random.Generator, style: Style) -> Clip:
+    """Pose, film and detect one clip of ``activity`` in its clip ``style``. ``size`` is
+    (width, height)."""
+    body = style.body
     motion = posture_motion(activity.posture, activity.variant, body, n_frames, rng)
     clock = clip_clock(n_frames, rng)
-    rep_seconds = rng.uniform(1.3, 2.8)
-    reps = n_frames / fps / rep_seconds
+    reps = n_frames / fps / style.rep_seconds
     start = rng.random()
     # primitives that share a cycle share a tempo and a start: one activity, one rhythm
     for step in activity.steps:
@@ -65,18 +62,18 @@ def simulate(activity: Activity, n_frames: int, size: tuple[int, int], fps: floa
         if side == "either":
             side = "left" if rng.random() < 0.5 else "right"
         code = {"left": "l", "right": "r"}.get(side, side)
-        sig = step_signal(step, code, clock, reps, start, rng)
-        amp = rng.uniform(0.6, 1.08)
+        sig = step_signal(step, code, clock, reps, start, rng, shape=style.shape)
+        amp = float(np.clip(style.amplitude + rng.normal(0.0, 0.03), 0.5, 1.1))
         PRIMITIVES[step.name](motion, sig, step, amp, rng)
-    idle(motion, rng)
+    idle(motion, rng, arms=style.arms)
     world = animate(body, motion)
     # the person drifts a little in place (shuffles, breathing): a slow translation
     sway = 0.03 * np.sin(2 * np.pi * (np.arange(n_frames)[:, None] / rng.uniform(40, 120, 3)
                                       + rng.random(3)))
     sway[:, 1] *= 0.2
     world = world + sway[:, None, :]
-    scene = film(activity.posture, body, world, motion.prop, size, rng)
-    skel = detect(scene, size, rng)
+    scene = film(activity.posture, body, world, motion.prop, size, rng, style)
+    skel = detect(scene, size, rng, style.noise)
     return Clip(skel, scene, fps, reps)
 
 
@@ -139,15 +136,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def film(posture: str, body: Body, world: np.ndarray, prop: str | None, size: tuple[int, int],
-         rng: np.random.Generator) -> Scene:
-    """Camera placement, framing and camera drift."""
+         rng: np.random.Generator, style: Style) -> Scene:
+    """Camera placement (the style's), framing and camera drift."""
     w, h = size
     t = len(world)
-    lo, hi = YAW[posture]
     # floor exercises are filmed with the head to the left or to the right
-    flip = posture in ("prone", "supine", "side_lying", "quadruped") and rng.random() < 0.5
-    yaw = rng.uniform(lo, hi) + (180.0 if flip else 0.0)
-    cam = Camera(yaw=yaw, pitch=rng.uniform(*PITCH), distance=rng.uniform(3.5, 7.0))
+    flip = posture in FLOOR_POSTURES and style.mirrored
+    cam = Camera(yaw=style.yaw + (180.0 if flip else 0.0), pitch=style.pitch,
+                 distance=style.distance)
     center = world.reshape(-1, 3).mean(axis=0)
     xy, depth = project(world, cam, center)
     feet = _foot_tips(world)
@@ -159,7 +155,7 @@ def film(posture: str, body: Body, world: np.ndarray, prop: str | None, size: tu
                          + ([project(props, cam, center)[0]] if props is not None else []))
     x0, y0 = pts.min(axis=0) - pad
     x1, y1 = pts.max(axis=0) + pad
-    fill = rng.uniform(0.65, 0.92)
+    fill = float(np.clip(style.fill + rng.normal(0.0, 0.03), 0.6, 0.95))
     scale = fill * min(w / (x1 - x0), h / (y1 - y0))
     bw, bh = (x1 - x0) * scale, (y1 - y0) * scale
     cx = rng.uniform(bw / 2, w - bw / 2) if w > bw else w / 2
@@ -192,16 +188,19 @@ def film(posture: str, body: Body, world: np.ndarray, prop: str | None, size: tu
     back[1] = 0.0
     floor_y = float(to_px(project(back[None], cam, center)[0], frame_axis=False)[0, 1])
     px_per_m = scale * zoom * cam.distance / np.maximum(depth.mean(axis=1), 0.1)
-    return Scene(body, world, pixels, depth, px_per_m, drift, floor_y, prop, prop_px, fwd_px, cam)
+    return Scene(body, world, pixels, depth, px_per_m, drift, floor_y, prop, prop_px, fwd_px, cam,
+                 style.render_seed)
 
 
-def detect(scene: Scene, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """What a 2-D pose estimator would report: jittered joints, confidences, misses."""
+def detect(scene: Scene, size: tuple[int, int], rng: np.random.Generator,
+           noise: float) -> np.ndarray:
+    """What a 2-D pose estimator would report: jittered joints, confidences, misses.
+    ``noise``: jitter as a fraction of the person's extent."""
     w, h = size
     px = scene.pixels
     t = len(px)
     extent = float(np.ptp(px[..., 1]) + np.ptp(px[..., 0])) / 2
-    sigma = rng.uniform(0.006, 0.03) * extent
+    sigma = noise * extent
     white = rng.normal(0.0, sigma, px.shape)
     # estimator errors are correlated over time: a smoothed random walk on top of white noise
     slow = _smooth_time(rng.normal(0.0, 2.0 * sigma, px.shape), 9)

@@ -12,8 +12,9 @@ index: the first ones to train); each unseen activity's clips go half to val_uns
 test_unseen, as the papers split their unseen activities.
 
 Every clip draws from its own generator, seeded by (seed, crc32(activity name), clip index),
-so the output does not depend on the number of workers or on the order clips are made in, and
-labels and skeletons are identical with and without video. The manifest is written last: a run
+and starts from the style of the source video it is cut from (``style.py``), seeded by (seed,
+crc32(activity name), source), so the output does not depend on the number of workers or on the
+order clips are made in, and labels and skeletons are identical with and without video. The manifest is written last: a run
 that stops half way is never mistaken for a finished benchmark.
 """
 
@@ -38,11 +39,14 @@ from ..skeletons import skeleton_path, write_skeletons
 from ..vocab import SPLITS
 from .activities import ACTIVITIES, ACTIVITY_BY_NAME, Activity, activity_labels, check_catalogue
 from .clip import Clip, simulate
+from .style import activity_style, clip_style, source_of
 
 DATASET = "synth"
 MANIFEST_FORMAT = "amge-synth/v1"
 # Bump when the same settings and seed would produce different labels or skeletons.
-GENERATOR_VERSION = 2  # 2: raised limbs stop carrying the body; no floor-bound fidgeting
+# 2: raised limbs stop carrying the body; no floor-bound fidgeting. 3: 41 seen and 21 unseen
+# activities on one label scale, unseen muscle combinations, per-activity footage style.
+GENERATOR_VERSION = 3
 SEEN_SHARES = {"train": 0.6, "val_seen": 0.2, "test_seen": 0.2}
 
 
@@ -155,10 +159,13 @@ def clip_seed(seed: int, activity: str, index: int) -> np.random.SeedSequence:
 
 def make_clip(settings: SynthSettings, activity: str, index: int) -> tuple[Clip, np.random.Generator]:
     """One clip, and the generator its rendering draws from (independent of the motion's)."""
+    act = ACTIVITY_BY_NAME[activity]
     motion_ss, render_ss = clip_seed(settings.seed, activity, index).spawn(2)
     rng = np.random.default_rng(motion_ss)
-    n_frames = int(rng.integers(settings.frames[0], settings.frames[1] + 1))
-    clip = simulate(ACTIVITY_BY_NAME[activity], n_frames, settings.size, settings.fps, rng)
+    style = clip_style(activity_style(settings.seed, activity, act.posture, source_of(index)), rng)
+    lo, hi = settings.frames
+    n_frames = lo + int(round(style.length * (hi - lo)))
+    clip = simulate(act, n_frames, settings.size, settings.fps, rng, style)
     return clip, np.random.default_rng(render_ss)
 
 
@@ -223,14 +230,18 @@ def is_generated(labels_dir=None, data_root=None, *, clips_per_activity: int = 1
                  video: bool = True, seed: int = 0, frames=(48, 96), fps: float = 25.0) -> bool:
     """True when the benchmark these settings describe is complete on disk.
 
-    Complete: the manifest names the same settings and generator version, every split's labels
-    match the manifest's fingerprints, the skeleton files exist, and (when ``video``) so does
-    every video. Videos made by an earlier run also satisfy ``video=False``.
+    Complete: the manifest names the same settings and generator version and the labels this
+    catalogue gives, every split's labels match the manifest's fingerprints, the skeleton files
+    exist, and (when ``video``) so does every video. Videos made by an earlier run also satisfy
+    ``video=False``.
     """
     settings = make_settings(clips_per_activity, size, video, seed, frames, fps)
     labels_dir = resolve_labels_dir(labels_dir)
     manifest = read_manifest(data_root)
     if not _matches(manifest, settings) or not _labels_match(labels_dir, manifest):
+        return False
+    expected = {s: ls.fingerprint for s, ls in _label_sets(settings)[0].items()}
+    if manifest.get("fingerprints") != expected:  # the catalogue changed since it was made
         return False
     root = dataset_root(data_root)
     if not all(skeleton_path(root.parent, DATASET, s).is_file() for s in SPLITS):

@@ -23,7 +23,6 @@ from .body import (
     LIMB_JOINTS,
     LIMBS,
     ORIENT,
-    SIDE_SIGN,
     SIDES,
     Body,
     Frames,
@@ -229,7 +228,8 @@ def clip_clock(t: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def step_signal(step: Step, side: str, clock: np.ndarray, reps: float, start: float,
-                rng: np.random.Generator) -> Signal:
+                rng: np.random.Generator, shape: float = 1.0) -> Signal:
+    """Phase of one step. ``shape`` > 1 dwells at rest, < 1 dwells at the peak."""
     cycle = 2 * np.pi * (reps * step.rate * clock + start + step.phase)
     if step.hold:
         level = rng.uniform(0.75, 1.0)
@@ -237,7 +237,6 @@ def step_signal(step: Step, side: str, clock: np.ndarray, reps: float, start: fl
         s = np.clip(s, 0.0, 1.0)
         zero = np.zeros_like(s)
         return Signal(s if side != "r" else zero, s if side != "l" else zero, cycle)
-    shape = rng.uniform(0.7, 1.6)  # >1 dwells at rest, <1 dwells at the peak
     if side == "alternate":
         half = np.sin(cycle)
         return Signal(np.maximum(half, 0.0) ** shape, np.maximum(-half, 0.0) ** shape, cycle)
@@ -337,11 +336,14 @@ def elbow_extension(m, sig, step, amp, rng):
         m.add(f"{sd}_elbow", 135.0 - 120.0 * amp * s)
 
 
-@primitive("push", ("prone", "seated"))
+@primitive("push", ("prone", "seated", "quadruped"))
 def push(m, sig, step, amp, rng):
     """Body weight lowered and pushed up by the arms, hands planted (push up, dip)."""
     s = sig.both * amp
-    if m.orient == "face_down":
+    if m.posture == "quadruped":  # knee push up: the trunk pivots down about the knees
+        m.set_support("left_knee", "right_knee")
+        m.add("pitch", -28.0 * (1.0 - s))
+    elif m.orient == "face_down":
         m.set_support("left_ankle", "right_ankle")
         m.add("pitch", -0.65 * m.base.get("pitch", 0.0) * (1.0 - s))
         if step.params.get("narrow"):  # diamond push up: hands together under the chest
@@ -366,13 +368,19 @@ def shoulder_press(m, sig, step, amp, rng):
         m.add(f"{sd}_elbow", 100.0 - 95.0 * amp * s)
 
 
-@primitive("front_raise", ("standing", "quadruped"))
+@primitive("front_raise", ("standing", "quadruped", "prone", "seated", "supine"))
 def front_raise(m, sig, step, amp, rng):
-    """A straight arm swings forward and up (shoulder flexion)."""
+    """A straight arm swings forward and up (shoulder flexion); with ``tap`` the hand leaves
+    the floor and touches the opposite shoulder instead (plank shoulder taps)."""
     for sd, s in _sides(sig):
         if not s.any():
             continue
         m.free(f"{sd}_arm", lifted=s)
+        if step.params.get("tap"):
+            m.add(f"{sd}_sh_abd", -(m.base.get(f"{sd}_sh_abd", 0.0) + 35.0) * amp * s)
+            m.add(f"{sd}_elbow", 125.0 * amp * s)
+            m.add(f"{sd}_sh_flex", 15.0 * amp * s)
+            continue
         top = 180.0 if m.orient == "face_down" else 95.0
         start = m.base.get(f"{sd}_sh_flex", 0.0)
         m.add(f"{sd}_sh_flex", (top - start) * amp * s)
@@ -390,9 +398,19 @@ def lateral_raise(m, sig, step, amp, rng):
         m.add(f"{sd}_sh_abd", (top - 8.0) * amp * s)
 
 
-@primitive("row", ("standing", "seated", "hanging"))
+@primitive("row", ("standing", "seated", "hanging", "prone", "quadruped"))
 def row(m, sig, step, amp, rng):
-    """Pull towards the trunk: shoulders extend, elbows flex (rows, pull ups)."""
+    """Pull towards the trunk: shoulders extend, elbows flex (rows, pull ups; in a plank, one
+    hand leaves the floor and rows to the ribs)."""
+    if m.orient == "face_down":
+        for sd, s in _sides(sig):
+            if not s.any():
+                continue
+            m.free(f"{sd}_arm", lifted=s)
+            start = m.base.get(f"{sd}_sh_flex", 0.0)
+            m.add(f"{sd}_sh_flex", -(start + 15.0) * amp * s)
+            m.add(f"{sd}_elbow", 100.0 * amp * s)
+        return
     s = sig.both * amp
     if m.prop == "bar":  # pull up: the body rises to the hands
         rise = np.zeros((m.t, 3))
@@ -423,14 +441,14 @@ def trunk_flexion(m, sig, step, amp, rng):
             m.base[f"{sd}_elbow"] = 140.0
 
 
-@primitive("side_bend", ("standing",))
+@primitive("side_bend", ("standing", "seated"))
 def side_bend(m, sig, step, amp, rng):
     """The trunk bends sideways, alternately left and right."""
     m.add("trunk_lat", 32.0 * amp * (sig.l - sig.r))
     m.add("neck_lat", 8.0 * amp * (sig.l - sig.r))
 
 
-@primitive("trunk_rotation", ("standing", "seated", "side_lying"))
+@primitive("trunk_rotation", ("standing", "seated", "side_lying", "supine"))
 def trunk_rotation(m, sig, step, amp, rng):
     """The trunk twists about the spine, the arms carried with it."""
     if m.orient == "left_side_down":  # thread the top arm under the body
@@ -467,7 +485,7 @@ def leg_raise(m, sig, step, amp, rng):
         m.add(f"{sd}_knee", 5.0 * s)
 
 
-@primitive("knee_drive", ("standing", "prone", "supine", "hanging"))
+@primitive("knee_drive", ("standing", "prone", "supine", "hanging", "seated", "quadruped"))
 def knee_drive(m, sig, step, amp, rng):
     """Hip and knee flex together, the knee driven towards the chest."""
     for sd, s in _sides(sig):
@@ -475,7 +493,8 @@ def knee_drive(m, sig, step, amp, rng):
             continue
         m.free(f"{sd}_leg", lifted=s)
         # a mountain climber tucks the foot up so that it clears the floor
-        hip, knee = {"supine": (60.0, 20.0), "prone": (85.0, 130.0)}.get(m.posture, (100.0, 115.0))
+        hip, knee = {"supine": (60.0, 20.0), "prone": (85.0, 130.0), "seated": (35.0, 10.0),
+                     "quadruped": (45.0, 25.0)}.get(m.posture, (100.0, 115.0))
         m.add(f"{sd}_hip_flex", hip * amp * s)
         m.add(f"{sd}_knee", knee * amp * s)
     if m.posture == "prone":  # mountain climber: the hands carry the body
@@ -494,7 +513,8 @@ def knee_extension(m, sig, step, amp, rng):
         m.add(f"{sd}_knee", -80.0 * amp * s)
 
 
-@primitive("hip_abduction", ("standing", "side_lying", "quadruped", "supine", "prone"))
+@primitive("hip_abduction", ("standing", "side_lying", "quadruped", "supine", "prone",
+                               "seated"))
 def hip_abduction(m, sig, step, amp, rng):
     """The leg swings out to the side (a flexed hip opens sideways in a fire hydrant)."""
     top = step.params.get("top", 40.0)
@@ -510,18 +530,22 @@ def hip_abduction(m, sig, step, amp, rng):
             m.base[f"{sd}_hip_flex"] = 25.0
 
 
-@primitive("hip_extension", ("quadruped", "standing"))
+@primitive("hip_extension", ("quadruped", "standing", "prone"))
 def hip_extension(m, sig, step, amp, rng):
-    """The thigh swings back behind the body (kickback, donkey kick, bird dog)."""
+    """The thigh swings back behind the body (kickback, donkey kick, bird dog, a leg lifted
+    off the floor in a plank, the back kick of a running stride)."""
     straight = step.params.get("straight", False)
+    reach = {"prone": 30.0, "standing": 28.0}.get(m.posture, 15.0)  # past the rest angle
     for sd, s in _sides(sig):
         if not s.any():
             continue
         m.free(f"{sd}_leg", lifted=s)
         start = m.base.get(f"{sd}_hip_flex", 0.0)
-        m.add(f"{sd}_hip_flex", -(start + 15.0) * amp * s)
+        m.add(f"{sd}_hip_flex", -(start + reach) * amp * s)
         if straight:  # the knee opens late, once the thigh is up, so the foot clears the floor
             m.add(f"{sd}_knee", -m.base.get(f"{sd}_knee", 0.0) * s ** 2)
+        elif m.posture == "standing":  # the heel comes up behind
+            m.add(f"{sd}_knee", 70.0 * amp * s)
 
 
 @primitive("hip_lift", ("supine", "side_lying"))
@@ -587,11 +611,11 @@ ARM_STYLES = {  # what free arms do while the legs or trunk work
 }
 
 
-def idle(m: Motion, rng: np.random.Generator) -> None:
-    """Style and small involuntary motion: arm carriage, sway, breathing."""
+def idle(m: Motion, rng: np.random.Generator, arms: str = "down") -> None:
+    """Style and small involuntary motion: arm carriage (``arms``, one of ARM_STYLES), sway,
+    breathing."""
     if m.orient == "upright" and m.prop not in ("bar", "bench_behind"):
-        style = ARM_STYLES[rng.choice(sorted(ARM_STYLES))] if m.prop != "bench" else \
-            {"sh_flex": 30.0, "elbow": 45.0}
+        style = ARM_STYLES[arms] if m.prop != "bench" else {"sh_flex": 30.0, "elbow": 45.0}
         for sd in SIDES:
             if f"{sd}_arm" not in m.uses and f"{sd}_arm" not in m.ik:
                 for k, v in style.items():
@@ -646,6 +670,3 @@ def animate(body: Body, m: Motion) -> np.ndarray:
             limb_ik(cur, body, limb, target, np.asarray(m.ik[limb], float))
     return cur.joints
 
-
-def side_sign(side: str) -> float:
-    return SIDE_SIGN[side]

@@ -29,6 +29,7 @@ from .generate import (
     settings_from_manifest,
     split_plan,
 )
+from .style import source_of
 
 TITLE_H = 12
 LEFT_COLOUR, RIGHT_COLOUR, MID_COLOUR = (0, 230, 255), (255, 140, 0), (255, 255, 0)
@@ -67,6 +68,17 @@ def decode_video(path: str | Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
+def _clip_order(plan: list[str]) -> list[int]:
+    """Clip indices of one activity in preview order: clip 0, then the held-out clips (val,
+    test) cut from the same source video as clip 0, then the rest. A seen activity's first two
+    cells thus show one footage in train and in a held-out split."""
+    first = [0] if plan else []
+    same = [i for i in range(1, len(plan))
+            if plan[i] != "train" and source_of(i) == source_of(0)]
+    rest = [i for i in range(1, len(plan)) if i not in same]
+    return first + same + rest
+
+
 def _pick(activities, clips_per_activity: int, available: int) -> list[tuple[str, int]]:
     names = [a.name for a in ACTIVITIES]
     if activities:
@@ -76,8 +88,9 @@ def _pick(activities, clips_per_activity: int, available: int) -> list[tuple[str
                             f"{did_you_mean(unknown[0], names)} Activities: {', '.join(names)}",
                             code="E740")
         names = [n for n in names if n in set(activities)]
+    plan = split_plan(available)
     k = min(clips_per_activity, available)
-    return [(n, i) for n in names for i in range(k)]
+    return [(n, i) for n in names for i in _clip_order(plan[n])[:k]]
 
 
 def write_preview(labels_dir=None, data_root=None, out_path: str | Path = "synth_preview.png", *,
@@ -85,6 +98,9 @@ def write_preview(labels_dir=None, data_root=None, out_path: str | Path = "synth
                   progress: Progress = NULL_PROGRESS) -> Path:
     """Write a contact sheet of ``clips_per_activity`` clips of each activity.
 
+    Each activity's first clip comes first, then its held-out clips cut from the same source
+    video (so a seen activity shows one footage in train and in val or test), then the rest;
+    titles name the split and the source video.
     ``out_path`` ending in .png: a still sheet, ``frames_per_clip`` frames per clip in a row.
     Ending in .gif: an animated grid, one cell per clip. ``activities`` limits the sheet to
     those activity names. ``labels_dir`` is accepted for symmetry with generate_benchmark; the
@@ -123,7 +139,8 @@ def write_preview(labels_dir=None, data_root=None, out_path: str | Path = "synth
             clip, rng = make_clip(settings, name, i)
             frames = render_frames(clip.scene, settings.size, rng)
         n = min(len(frames), len(skel))
-        cells.append((f"{name} ({split})", act.unseen, frames[:n], skel[:n]))
+        cells.append((f"{name} ({split}, source {source_of(i)})", act.unseen, frames[:n],
+                      skel[:n]))
         progress.advance("preview", 1)
     progress.finish("preview")
     w, h = settings.size

@@ -1,8 +1,9 @@
 """RGB frames of a synthetic clip and their H.264 encoding.
 
 A frame is a textured room (wall and floor, generated with numpy) with the person drawn over it
-as filled limbs, far limbs first, in per-clip clothing colours; a bench or a bar where the
-posture needs one. Drawing uses PIL's ImageDraw (C loops), the textures numpy: no per-pixel
+as filled limbs, far limbs first, in clothing colours; a bench or a bar where the posture needs
+one. The clothes and the room are the activity's (its footage, ``style.py``), lit a little
+differently in each clip. Drawing uses PIL's ImageDraw (C loops), the textures numpy: no per-pixel
 Python. PIL and PyAV are imported only here, so labels and skeletons need neither.
 """
 
@@ -54,6 +55,37 @@ def random_look(rng: np.random.Generator) -> Look:
                 short_sleeves=bool(rng.random() < 0.5), shorts=bool(rng.random() < 0.4))
 
 
+def _tint(c: tuple[int, int, int], rng: np.random.Generator, amount: float) -> tuple[int, int, int]:
+    """``c`` with its brightness changed a little (another take, another light)."""
+    return _shade(c, float(1.0 + rng.uniform(-amount, amount)))
+
+
+def clip_look(look: Look, rng: np.random.Generator) -> Look:
+    """The activity's performer in one clip: the same clothes under slightly different light."""
+    return Look(*(_tint(getattr(look, k), rng, 0.08) for k in ("shirt", "pants", "skin", "shoes",
+                                                               "hair")),
+                look.short_sleeves, look.shorts)
+
+
+@dataclass(frozen=True)
+class Room:
+    """The activity's room: wall and floor colours and the wall's texture."""
+
+    wall: tuple[int, int, int]
+    floor: tuple[int, int, int]
+    kind: int  # 0 stripes, 1 tiles, 2 diagonal, 3 plain
+    period: float  # texture period in units of 1/128 of the frame
+    blotch: float  # strength of the wall's blotches
+    boards: float  # spacing of the floor boards
+
+
+def random_room(rng: np.random.Generator) -> Room:
+    return Room(wall=_hsv(rng.random(), rng.uniform(0.05, 0.5), rng.uniform(0.45, 0.95)),
+                floor=_hsv(rng.uniform(0.02, 0.14), rng.uniform(0.1, 0.6), rng.uniform(0.25, 0.75)),
+                kind=int(rng.integers(0, 4)), period=float(rng.uniform(0.0, 1.0)),
+                blotch=float(rng.uniform(8, 30)), boards=float(rng.uniform(1.5, 3.5)))
+
+
 def _shade(c: tuple[int, int, int], f: float) -> tuple[int, int, int]:
     return tuple(int(min(255, max(0, v * f))) for v in c)
 
@@ -72,28 +104,28 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nd
     return top * (1 - fy) + bot * fy
 
 
-def background(rng: np.random.Generator, w: int, h: int, floor_y: float) -> np.ndarray:
-    """(h, w, 3) uint8 room: a textured wall above ``floor_y`` and a textured floor below."""
+def background(rng: np.random.Generator, w: int, h: int, floor_y: float, room: Room) -> np.ndarray:
+    """(h, w, 3) uint8 room: a textured wall above ``floor_y`` and a textured floor below.
+    ``room`` is the activity's; the blotches, the texture's offset and the grain are the clip's."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    wall = np.array(_hsv(rng.random(), rng.uniform(0.05, 0.5), rng.uniform(0.45, 0.95)), np.float32)
-    floor = np.array(_hsv(rng.uniform(0.02, 0.14), rng.uniform(0.1, 0.6), rng.uniform(0.25, 0.75)),
-                     np.float32)
+    wall = np.array(_tint(room.wall, rng, 0.06), np.float32)
+    floor = np.array(_tint(room.floor, rng, 0.06), np.float32)
     unit = max(h, w) / 128.0
-    kind = rng.integers(0, 4)
-    if kind == 0:  # vertical stripes or panels
-        tex = np.sign(np.sin(2 * np.pi * xx / (unit * rng.uniform(6, 30)) + rng.random() * 6)) * 8
-    elif kind == 1:  # tiles
-        c = unit * rng.uniform(6, 18)
+    if room.kind == 0:  # vertical stripes or panels
+        tex = np.sign(np.sin(2 * np.pi * xx / (unit * (6 + 24 * room.period))
+                             + rng.random() * 6)) * 8
+    elif room.kind == 1:  # tiles
+        c = unit * (6 + 12 * room.period)
         tex = (((xx // c) + (yy // c)) % 2 - 0.5) * 14
-    elif kind == 2:  # diagonal texture
-        tex = np.sin(2 * np.pi * (xx + yy) / (unit * rng.uniform(4, 16))) * 6
+    elif room.kind == 2:  # diagonal texture
+        tex = np.sin(2 * np.pi * (xx + yy) / (unit * (4 + 12 * room.period))) * 6
     else:
         tex = np.zeros((h, w), np.float32)
-    blotch = _smooth_noise(rng, h, w, int(rng.integers(2, 7))) * rng.uniform(8, 30)
+    blotch = _smooth_noise(rng, h, w, int(rng.integers(2, 7))) * room.blotch
     img = wall[None, None] + (tex + blotch)[..., None]
     # floor: boards that get closer together towards the junction (a hint of perspective)
     below = np.clip(yy - floor_y, 0, None)
-    boards = np.sign(np.sin(np.sqrt(below + 1.0) * rng.uniform(1.5, 3.5))) * 7
+    boards = np.sign(np.sin(np.sqrt(below + 1.0) * room.boards)) * 7
     floor_img = floor[None, None] + (boards + _smooth_noise(rng, h, w, 3) * 12)[..., None]
     img = np.where((yy >= floor_y)[..., None], floor_img, img)
     # a darker skirting line where wall meets floor
@@ -111,10 +143,13 @@ class Renderer:
         self._image, self._draw = Image, ImageDraw
         self.scene = scene
         self.w, self.h = size
-        self.look = random_look(rng)
+        # the activity's performer and room (its footage), seen in this clip's light
+        footage = np.random.default_rng(scene.render_seed)
+        look, room = random_look(footage), random_room(footage)
+        self.look = clip_look(look, rng)
         self.margin = int(np.ceil(np.abs(scene.drift).max())) + 2
         m = self.margin
-        self.bg = background(rng, self.w + 2 * m, self.h + 2 * m, scene.floor_y + m)
+        self.bg = background(rng, self.w + 2 * m, self.h + 2 * m, scene.floor_y + m, room)
 
     def frame(self, i: int) -> np.ndarray:
         sc, lk, m = self.scene, self.look, self.margin
