@@ -456,3 +456,42 @@ def test_drop_path_and_determinism():
         torch.manual_seed(3)
         outs.append(build("mvitv2-b-tiny").eval()(torch.ones(1, 3, 8, 64, 64)))
     assert torch.equal(outs[0], outs[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end
+
+@pytest.mark.slow
+def test_tiny_variant_end_to_end_through_run_baseline(clips, tmp_path):
+    """`amge-eval run-baseline mvitv2-s-tiny` on a small embedded benchmark: trains, predicts
+    every evaluation split, the scorer accepts the predictions, the run record holds the loader
+    settings and the test views."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    labels, data_root = clips
+    root = data_root.parent
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "amge_eval", "run-baseline", "mvitv2-s-tiny", "--labels-dir",
+           str(root / "labels"), "--data-root", str(data_root), "--out", str(out),
+           "--checkpoint-dir", str(tmp_path / "ckpt"), "--epochs", "1", "--batch-size", "8",
+           "--resamples", "200", "--quiet", "--threads", "1"]
+    env = {**os.environ, "AMGE_EVAL_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["baseline"] == "mvitv2-s-tiny" and rec["family"] == "video"
+    assert rec["params"] == n_params(build("mvitv2-s-tiny")) and rec["epochs"] == 1
+    train, test = rec["data_settings"]["train"], rec["data_settings"]["eval"]
+    assert (train["frames"], train["stride"], train["crop"], train["mode"]) == (8, 4, 64, "train")
+    assert test["output_shape"] == [3, 8, 64, 64] and test["view_indices"] == [0]
+    assert rec["data_settings"]["eval_views"]["scores"] == "sigmoid"
+    assert rec["config"]["train"]["channels_last"] is False and rec["params_note"] is None
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores["splits"]) == {"val_seen", "val_unseen", "test_seen", "test_unseen"}
+    v = subprocess.run([sys.executable, "-m", "amge_eval", "validate", str(out / "predictions"),
+                        "--labels-dir", str(root / "labels")], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert v.returncode == 0, v.stdout + v.stderr
