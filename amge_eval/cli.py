@@ -607,6 +607,11 @@ def bench_cmd(
                                             "the loader decodes.")] = "320x240",
     loader: Annotated[bool, typer.Option(help="Measure the video loader too.")] = True,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    channels_last: Annotated[bool | None, typer.Option("--channels-last/--no-channels-last",
+                                                       help="Channels-last weights and clips "
+                                                       "(default: the config's "
+                                                       "[train].channels_last).",
+                                                       show_default=False)] = None,
     compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile "
                                                  "the model (default: the config's "
                                                  "[train].compile).", show_default=False)] = None,
@@ -628,7 +633,7 @@ def bench_cmd(
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         results = bench(names or (), device=device, batch_size=batch_size, steps=steps,
                         warmup=warmup, video_size=video_size, loader=loader, threads=threads,
-                        compile=compile, progress=progress)
+                        channels_last=channels_last, compile=compile, progress=progress)
     first = results[0]
     t = Table(title=f"Training speed on {first.device} ({first.device_name}, {first.threads} "
                     f"threads)", title_justify="left")

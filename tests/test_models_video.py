@@ -495,3 +495,44 @@ def test_tiny_variant_end_to_end_through_run_baseline(clips, tmp_path):
                         "--labels-dir", str(root / "labels")], capture_output=True, text=True,
                        env=env, timeout=300)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+def test_bench_command_measures_a_tiny_variant(cli, tmp_path):
+    import json
+
+    out = tmp_path / "bench.json"
+    code, stdout, stderr = cli("bench", "c2d-r50-tiny", "--steps", "1", "--warmup", "0",
+                               "--video-size", "96x64", "--threads", "1", "--json", out, "-q")
+    assert code == 0, stderr
+    assert "Training speed on cpu" in stdout and "c2d-r50-tiny" in stdout
+    (rec,) = json.loads(out.read_text())
+    assert rec["name"] == "c2d-r50-tiny" and rec["params"] == n_params(build("c2d-r50-tiny"))
+    assert rec["clip"] == [3, 8, 64, 64] and rec["batch_size"] == 2 and len(rec["step_s"]) == 1
+    assert rec["train_clips_per_s"] > 0 and rec["loader_clips_per_s"] > 0
+    assert rec["peak_memory_mib"] is not None and rec["memory_kind"] == "cpu rss growth"
+    assert rec["loader_source"].startswith("96x64 h264")
+    code, _, stderr = cli("bench", "stgcn", "-q")
+    assert code == 1 and "bench measures video baselines" in stderr and "(E819)" in stderr
+    code, _, stderr = cli("bench", "c2d-r50-tiny", "--video-size", "big", "-q")
+    assert code == 1 and "--video-size expects WIDTHxHEIGHT" in stderr and "(E819)" in stderr
+
+
+def test_reproduce_keeps_video_out_of_the_main_job_and_adds_it_with_a_flag(monkeypatch, cli):
+    import amge_eval.reproduce as rep
+
+    assert not any(get_baseline(n).family == "video" for n in rep.DEFAULT_BASELINES)
+    assert sorted(rep.VIDEO_BASELINES) == sorted(TINY)
+    seen = {}
+
+    def fake(baselines, **kw):
+        seen["names"] = baselines
+        raise AmgeError("stop here", code="E800")
+
+    monkeypatch.setattr(rep, "reproduce", fake)
+    cli("reproduce", "--video", "-q")
+    assert seen["names"] == rep.DEFAULT_BASELINES + rep.VIDEO_BASELINES
+    cli("reproduce", "-b", "slow-r50-tiny", "-q")
+    assert seen["names"] == ("slow-r50-tiny",)
