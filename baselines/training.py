@@ -191,12 +191,12 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
     steps_per_epoch = len(sampler)
     total = steps_per_epoch * cfg.epochs
     warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if cfg.channels_last:  # before DDP builds its gradient buckets from the parameters
+        to_channels_last(model)
     ddp_model = model
     if d.enabled:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.channels_last:
-        to_channels_last(model)
     step_model = torch.compile(ddp_model) if cfg.compile else ddp_model
     use_amp = cfg.amp and device.type == "cuda"
     amp_dtype = autocast_dtype(device) if use_amp else torch.float16

@@ -201,6 +201,39 @@ def test_tiny_variant_takes_a_training_step_on_real_clips(name, clips):
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_channels_last_trains_and_predicts_what_contiguous_memory_does(clips, tmp_path):
+    """The training loop and prediction with [train].channels_last on and off: the same losses
+    and scores up to floating-point rounding, the Conv3d weights stored NDHWC when on."""
+    from dataclasses import replace
+
+    from amge_eval.baselines import training
+    from amge_eval.baselines.distributed import Dist
+    from amge_eval.baselines.inputs import build_dataset
+    from amge_eval.harness.labels import make_label_set
+
+    labels, data_root = clips
+    n = 16  # one batch
+    labels = make_label_set(labels.dataset, labels.split, labels.sample_ids[:n],
+                            labels.activities[:n], labels.media[:n], labels.labels[:n])
+    cfg = load_config(get_baseline("c2d-r50-tiny"))
+    ds = build_dataset("rgb", labels, data_root, cfg.data, train=True, seed=0)
+    test = build_dataset("rgb", labels, data_root, cfg.data, train=False, seed=0)
+    runs = {}
+    for cl in (False, True):
+        train_cfg = replace(cfg.train, epochs=1, batch_size=16, channels_last=cl)
+        training.seed_everything(0)
+        model = get_baseline("c2d-r50-tiny").builder(num_muscles=20, **cfg.model)
+        state = training.train(model, ds, train_cfg, torch.device("cpu"), Dist(), 0,
+                               tmp_path / f"cl{cl}" / "last.pt", "key", False)
+        conv = model.net.blocks[0].conv.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last_3d) == cl
+        runs[cl] = (state.losses, training.predict(model, test, cfg.eval, train_cfg.loss,
+                                                   torch.device("cpu"), Dist(),
+                                                   channels_last=cl))
+    assert runs[True][0] == pytest.approx(runs[False][0], rel=1e-4)
+    np.testing.assert_allclose(runs[True][1], runs[False][1], atol=1e-4)
+
+
 def test_video_configs_are_complete_and_consistent():
     from dataclasses import fields
 
