@@ -879,8 +879,9 @@ def reproduce(
                                                        "(repeatable; default: the statistical "
                                                        "and skeleton baselines).")] = None,
     video: Annotated[bool, typer.Option("--video", help="Also run the tiny CPU variants of the "
-                                        "papers' video baselines (about 1-3 minutes each and "
-                                        "seed on two cores; renders the benchmark's videos).")] = False,
+                                        "papers' eight video baselines (1.5-4 minutes each per "
+                                        "seed on a 2-core CPU, about 20 minutes per seed in all; "
+                                        "renders the benchmark's videos).")] = False,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
     store: Annotated[Path | None, typer.Option("--store", help="Your submissions store, where "
                                                "the reproduced entries go (default: "

@@ -20,8 +20,8 @@ from pathlib import Path
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
 
 DEFAULT_BASELINES = ("random", "all-ones", "all-zeros", "prior", "stgcn", "ctrgcn", "hdgcn")
-# `reproduce --video` adds the tiny CPU variants of the papers' video baselines (a few minutes
-# each on two cores; docs/models-video.md). They stay out of the default main job.
+# `reproduce --video` adds the tiny CPU variants of the papers' video baselines (1.5-4 minutes
+# each and seed on two cores; docs/models-video.md). They stay out of the default main job.
 VIDEO_BASELINES = ("c2d-r50-tiny", "i3d-r50-tiny", "slow-r50-tiny", "slowfast-r50-tiny",
                    "mvitv2-s-tiny", "mvitv2-b-tiny", "videoswin-s-tiny", "videoswin-b-tiny")
 

@@ -7,8 +7,8 @@ clips per second. The full-size models' training step is ``amge-eval bench`` (mi
 on a CPU). Threads: ``AMGE_BENCH_THREADS`` (default 2); on a machine shared with other work,
 1 thread avoids waiting on a descheduled second thread.
 
-The decode cases draw a training clip as the MViTv2-S config does (16 frames, stride 4 at 30
-fps, "resized" crop to 224) at a random position of a 5 s, 30 fps h264 file (one key frame:
+The decode cases draw training clips as the MViTv2-S config does (16 frames, stride 4 at 30
+fps, "resized" crop to 224) at evenly spaced positions of a 5 s, 30 fps h264 file (one key frame:
 x264's default interval is longer than the file, so a late clip decodes from the start, as in
 many phone and web videos). "decode" stops at the uint8 frames; "decode+augment" is a loader
 item. torchcodec picks the frame shown at each time + half a frame (the nearest frame of a
@@ -72,10 +72,10 @@ def _settings():
     return VideoSettings(frames=16, stride=4, crop=224)
 
 
-def _pyav_frames(path, settings, rng):
+def _pyav_frames(path, settings, fraction):
     from amge_eval.baselines.data.video import decode_clips
 
-    return decode_clips(path, [rng.uniform()], settings)[0].frames
+    return decode_clips(path, [fraction], settings)[0].frames
 
 
 def _torchcodec_decoder():
@@ -86,13 +86,13 @@ def _torchcodec_decoder():
     return VideoDecoder
 
 
-def _torchcodec_frames(path, settings, rng, decoder_cls):
+def _torchcodec_frames(path, settings, fraction, decoder_cls):
     from amge_eval.baselines.data.video import clip_start, sample_times
 
     dec = decoder_cls(str(path), device="cpu", seek_mode="approximate",
                       dimension_order="NHWC")
     meta = dec.metadata
-    start = clip_start(meta.duration_seconds, settings.span, rng.uniform())
+    start = clip_start(meta.duration_seconds, settings.span, fraction)
     times = sample_times(start, settings.frames, settings.stride, settings.fps)
     half = 0.5 / meta.average_fps
     times = np.minimum(times + half, meta.duration_seconds - half)
@@ -110,18 +110,19 @@ def test_decode_clips_per_worker(benchmark, sources, size, backend, work):
     if backend == "torchcodec":
         cls = _torchcodec_decoder()
         try:
-            _torchcodec_frames(sources[size], s, np.random.default_rng(0), cls)
+            _torchcodec_frames(sources[size], s, 0.5, cls)
         except (RuntimeError, OSError) as exc:
             pytest.skip(f"torchcodec cannot decode here: {str(exc).splitlines()[0][:200]}")
-        decode = lambda path, rng: _torchcodec_frames(path, s, rng, cls)  # noqa: E731
+        decode = lambda path, f: _torchcodec_frames(path, s, f, cls)  # noqa: E731
     else:
-        decode = lambda path, rng: _pyav_frames(path, s, rng)  # noqa: E731
-    rng = np.random.default_rng(0)
-    clips = {"320x240": 8, "1280x720": 3, "1920x1080": 2}[size]
+        decode = lambda path, f: _pyav_frames(path, s, f)  # noqa: E731
+    clips = {"320x240": 12, "1280x720": 6, "1920x1080": 4}[size]
+    positions = np.linspace(0, 1, clips)  # the same clips for both backends, early to late
 
     def run():
-        for _ in range(clips):
-            frames = decode(sources[size], rng)
+        rng = np.random.default_rng(0)
+        for f in positions:
+            frames = decode(sources[size], f)
             assert frames.shape == (16, *reversed([int(v) for v in size.split("x")]), 3)
             if work == "decode+augment":
                 finish(train_view(frames, s, rng), s)
