@@ -423,8 +423,8 @@ def build_mvitv2_s(num_muscles: int = 20, **model_cfg) -> MViT:
 
 
 @register_baseline("mvitv2-b-tiny", family="video", modalities=("rgb",), config=MViTConfig,
-                   description="MViTv2-B's layout (stages at a quarter, an eighth and the end), "
-                               "narrow, for CPU runs (baselines/configs/mvitv2-b-tiny.toml)")
+                   description="MViTv2-B's builder at depth 6 with three stages, narrow, for "
+                               "CPU runs (baselines/configs/mvitv2-b-tiny.toml)")
 @register_baseline("mvitv2-b", family="video", modalities=("rgb",), config=MViTConfig,
                    paper_name="MViTv2-B", paper_params_m=51.2,
                    params_note="the paper's 51.2M is PySlowFast's 32-frame Kinetics-400 model "
