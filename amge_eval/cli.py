@@ -531,11 +531,16 @@ def baselines_list():
         n = count_parameters(spec)
         paper = spec.paper_params_m
         diff = "" if paper is None or n is None else f"{n / 1e6 - paper:+.2f}"
+        if spec.params_note:
+            diff += " *"  # a note below the table says why
         t.add_row(spec.name, spec.family, spec.modality,
                   "-" if n is None else f"{n / 1e6:.2f}", "" if paper is None else f"{paper:.1f}",
                   diff, spec.paper_name or "")
     out = _out()
     out.print(t)
+    notes = [(s.name, s.params_note) for s in list_baselines() if s.params_note]
+    for name, note in notes:
+        out.print(f"{name}: {note}.", markup=False)
     skipped = unavailable()
     if skipped:
         out.print(f"Not listed: the model files {', '.join(sorted(skipped))} need "
@@ -740,6 +745,74 @@ def run_table_cmd(
         raise AmgeError(f"{len(res.failures)} cells of the table failed or cannot run (first: "
                         f"{first[0]}: {first[1][:200]}); the others' results are kept. See "
                         f"`amge-eval run-table {table} --status`", code="E866")
+
+
+@app.command("bench")
+def bench_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="Video baselines to measure "
+                                                      "(default: the full-size ones).",
+                                                      show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto (a GPU when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int | None, typer.Option(help="Clips per step (default: the "
+                                                   "config's on a GPU, 2 on the CPU).",
+                                                   show_default=False)] = None,
+    steps: Annotated[int, typer.Option(help="Measured training steps (the median is "
+                                       "reported).")] = 3,
+    warmup: Annotated[int, typer.Option(help="Unmeasured steps first.")] = 1,
+    video_size: Annotated[str, typer.Option(help="WIDTHxHEIGHT of the generated h264 video "
+                                            "the loader decodes.")] = "320x240",
+    loader: Annotated[bool, typer.Option(help="Measure the video loader too.")] = True,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    channels_last: Annotated[bool | None, typer.Option("--channels-last/--no-channels-last",
+                                                       help="Channels-last weights and clips "
+                                                       "(default: the config's "
+                                                       "[train].channels_last).",
+                                                       show_default=False)] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile "
+                                                 "the model (default: the config's "
+                                                 "[train].compile).", show_default=False)] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results "
+                                                   "as JSON here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """Training speed (forward + backward clips/s), peak memory and video-loader clips/s of the
+    video baselines on this machine."""
+    import json
+
+    from rich.table import Table
+
+    from amge_eval.baselines.bench import bench
+    from amge_eval.harness.fileio import write_text_atomic
+    from amge_eval.progress_ui import RichProgress
+    from amge_eval.render import console
+
+    with RichProgress(console(stderr=True), quiet=quiet) as progress:
+        results = bench(names or (), device=device, batch_size=batch_size, steps=steps,
+                        warmup=warmup, video_size=video_size, loader=loader, threads=threads,
+                        channels_last=channels_last, compile=compile, progress=progress)
+    first = results[0]
+    t = Table(title=f"Training speed on {first.device} ({first.device_name}, {first.threads} "
+                    f"threads)", title_justify="left")
+    for col in ("baseline", "params", "batch", "clip (CxTxHxW)", "train clips/s",
+                "peak memory MiB", "loader clips/s"):
+        t.add_column(col, justify="left" if col == "baseline" else "right")
+    for r in results:
+        t.add_row(r.name, f"{r.params / 1e6:.2f}M", str(r.batch_size),
+                  "x".join(str(v) for v in r.clip),
+                  r.error or f"{r.train_clips_per_s:.2f}",
+                  "-" if r.peak_memory_mib is None else f"{r.peak_memory_mib:,.0f}",
+                  "-" if r.loader_clips_per_s is None else f"{r.loader_clips_per_s:.2f}")
+    out = _out()
+    out.print(t)
+    flags = ", ".join(f"{r.name}: " + "+".join(k for k, v in (("amp", r.amp),
+                      ("channels-last", r.channels_last), ("compile", r.compiled)) if v)
+                      for r in results if r.amp or r.channels_last or r.compiled)
+    out.print(f"Peak memory: {first.memory_kind}. Loader: decode + augment of one training clip "
+              f"in this process (one worker) from a {first.loader_source or 'no'} video."
+              + (f" Switches: {flags}." if flags else ""), markup=False)
+    if json_path:
+        write_text_atomic(json_path, json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+        out.print(f"Results written to {json_path}")
 
 
 # --------------------------------------------------------------------------- leaderboard
@@ -961,6 +1034,10 @@ def reproduce(
     baseline: Annotated[list[str] | None, typer.Option("--baseline", "-b", help="Baselines to run "
                                                        "(repeatable; default: the statistical "
                                                        "and skeleton baselines).")] = None,
+    video: Annotated[bool, typer.Option("--video", help="Also run the tiny CPU variants of the "
+                                        "papers' eight video baselines (1.5-4 minutes each per "
+                                        "seed on a 2-core CPU, about 20 minutes per seed in all; "
+                                        "renders the benchmark's videos).")] = False,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
     store: Annotated[Path | None, typer.Option("--store", help="Your submissions store, where "
                                                "the reproduced entries go (default: "
@@ -992,11 +1069,12 @@ def reproduce(
     from amge_eval.harness.vocab import TABLE_KEYS
     from amge_eval.progress_ui import RichProgress
     from amge_eval.render import console
-    from amge_eval.reproduce import DEFAULT_BASELINES
+    from amge_eval.reproduce import DEFAULT_BASELINES, VIDEO_BASELINES
     from amge_eval.reproduce import reproduce as run_all
 
+    names = tuple(baseline or DEFAULT_BASELINES) + (VIDEO_BASELINES if video else ())
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
-        res = run_all(tuple(baseline or DEFAULT_BASELINES), runs_dir=runs_dir,
+        res = run_all(tuple(dict.fromkeys(names)), runs_dir=runs_dir,
                       store=store, committed=submissions, update_committed=update_committed,
                       site_dir=site, labels_dir=labels_dir, data_root=data_root,
                       seeds=tuple(range(seeds)), resamples=resamples, threads=threads,

@@ -66,6 +66,9 @@ class TrainConfig:
     batchnorm: Literal["batch", "frozen"] = "batch"
     workers: Annotated[int, msgspec.Meta(ge=0)] = 0  # DataLoader worker processes
     amp: bool = True  # mixed precision (bfloat16/float16 autocast) on CUDA only
+    # channels-last memory (N, T, H, W, C) for the 5-D weights and clips of 3-D CNNs
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the training step's model (the first steps compile)
     log_every: Positive = 10  # steps between progress updates
 
 

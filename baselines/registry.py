@@ -44,6 +44,9 @@ class BaselineSpec:
     paper_params_m: float | None  # the papers' #PM column, millions
     description: str
     module: str  # where it is defined
+    # Why the built model's parameter count differs from the papers' #PM, where no known
+    # configuration has the papers' count; shown by `baselines list` and kept in run records.
+    params_note: str | None = None
 
     @property
     def modality(self) -> str:
@@ -61,7 +64,8 @@ _UNAVAILABLE: dict[str, str] = {}  # model module -> the missing package it need
 
 def register_baseline(name: str, *, family: str, modalities: tuple[str, ...] | str,
                       config: type | None = None, paper_name: str | None = None,
-                      paper_params_m: float | None = None, description: str = ""):
+                      paper_params_m: float | None = None, description: str = "",
+                      params_note: str | None = None):
     """Decorator: register ``builder`` under ``name``."""
     if family not in BASELINE_FAMILIES:
         raise ValueError(f"family must be one of {BASELINE_FAMILIES}, not {family!r}")
@@ -74,7 +78,7 @@ def register_baseline(name: str, *, family: str, modalities: tuple[str, ...] | s
                              f"and {builder.__module__})")
         doc = description or ((builder.__doc__ or "").strip().splitlines() or [""])[0]
         _REGISTRY[name] = BaselineSpec(name, family, mods, builder, config, paper_name,
-                                       paper_params_m, doc, builder.__module__)
+                                       paper_params_m, doc, builder.__module__, params_note)
         return builder
 
     return wrap

@@ -262,7 +262,7 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
         seed=opts.seed,
         git=_git(), environment=environment(), command=_command(),
         timing={k: round(v, 3) for k, v in timing.items()}, paper_params_m=spec.paper_params_m,
-        params=params, params_m=round(params / 1e6, 3),
+        params=params, params_m=round(params / 1e6, 3), params_note=spec.params_note,
         predictions={s: f"predictions/{s}.npz" for s in EVAL_SPLITS},
         scores="scores.json" if scored else None, benchmark_manifest=generated,
         container=container_from_env(), **extra)
@@ -324,9 +324,10 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
                                seed=opts.seed, skip_bad=opts.skip_bad,
                                temporal_views=cfg.eval.temporal_views,
                                spatial_views=cfg.eval.spatial_views)
-            preds[split] = (ds.sample_ids, training.predict(model, ds, cfg.eval, cfg.train.loss,
-                                                            device, d, progress,
-                                                            task=f"predict {split}"))
+            preds[split] = (ds.sample_ids, training.predict(
+                model, ds, cfg.eval, cfg.train.loss, device, d, progress,
+                task=f"predict {split}", amp=cfg.train.amp,
+                channels_last=cfg.train.channels_last, workers=cfg.train.workers))
             skipped[split] = _skipped(ds)
             settings = ds.settings() if hasattr(ds, "settings") else {}
         timing["eval_s"] = time.perf_counter() - t0

@@ -105,6 +105,27 @@ def _unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """Store every 5-D parameter and buffer (Conv3d weights) channels-last, in place."""
+    for t in (*model.parameters(), *model.buffers()):
+        if t.ndim == 5:
+            t.data = t.data.contiguous(memory_format=torch.channels_last_3d)
+    return model
+
+
+def prepare_input(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """A batch on ``device``; 5-D clips channels-last when asked."""
+    x = x.to(device, non_blocking=True)
+    if channels_last and x.ndim == 5:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where the GPU supports it, else float16 (with a gradient scaler)."""
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def load_weights(model: torch.nn.Module, path: str) -> dict:
     """Initialise from a local state-dict file. Shape-mismatched tensors (e.g. a head trained on
     another label space) are skipped and reported; nothing is ever downloaded."""
@@ -125,6 +146,9 @@ def load_weights(model: torch.nn.Module, path: str) -> dict:
             obj = obj[key]
     if not isinstance(obj, dict):
         raise AmgeError(f"Weights file {p} holds no state dict", code="E811")
+    key_map = None
+    if hasattr(model, "convert_state_dict"):  # a checkpoint of another codebase (key maps)
+        obj, key_map = model.convert_state_dict(obj)
     own = model.state_dict()
     loadable = {k: v for k, v in obj.items() if k in own and hasattr(v, "shape")
                 and v.shape == own[k].shape}
@@ -135,7 +159,7 @@ def load_weights(model: torch.nn.Module, path: str) -> dict:
     return {"file": p.name, "sha256": sha256_file(p), "loaded": len(loadable),
             "skipped_shape": sorted(k for k in obj if k in own and k not in loadable),
             "unexpected": sorted(k for k in obj if k not in own),
-            "missing": sorted(k for k in own if k not in obj)}
+            "missing": sorted(k for k in own if k not in obj), "key_map": key_map}
 
 
 def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed: int,
@@ -162,16 +186,20 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
     from .data.datasets import collate
 
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers,
-                                         persistent_workers=cfg.workers > 0, collate_fn=collate)
+                                         persistent_workers=cfg.workers > 0, collate_fn=collate,
+                                         pin_memory=device.type == "cuda")
     steps_per_epoch = len(sampler)
     total = steps_per_epoch * cfg.epochs
     warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if cfg.channels_last:  # before DDP builds its gradient buckets from the parameters
+        to_channels_last(model)
     ddp_model = model
     if d.enabled:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_model = torch.compile(ddp_model) if cfg.compile else ddp_model
     use_amp = cfg.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    amp_dtype = autocast_dtype(device) if use_amp else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     progress.start("train", total=total, completed=state.step)
     reported = state.step
@@ -185,13 +213,13 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
             _freeze_batchnorm(ddp_model)
         epoch_loss, seen = 0.0, 0
         for batch in loader:
-            x = batch.x.to(device, non_blocking=True)
+            x = prepare_input(batch.x, device, cfg.channels_last)
             y = batch.y.to(device, non_blocking=True).float()
             global_n = cfg.batch_size  # drop_last: every global batch is full
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(state.step, total, warmup)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                out = ddp_model(x)
+                out = step_model(x)
                 if hasattr(model, "training_loss"):  # a model with its own objective (HAR)
                     rows = torch.as_tensor(dataset.rows, device=device)[batch.index.to(device)]
                     per_sample = model.training_loss(out, y, rows)
@@ -227,15 +255,21 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
 
 @torch.no_grad()
 def predict(model, dataset, cfg: EvalConfig, loss_kind: str, device: torch.device, d: Dist,
-            progress: Progress = NULL_PROGRESS, task: str = "predict") -> np.ndarray:
-    """(N, 20) float32 scores in dataset order; views aggregated by cfg.aggregate."""
+            progress: Progress = NULL_PROGRESS, task: str = "predict", *, amp: bool = False,
+            channels_last: bool = False, workers: int = 0) -> np.ndarray:
+    """(N, 20) float32 scores in dataset order; views aggregated by cfg.aggregate.
+
+    ``amp`` runs the forward pass under autocast on CUDA (as training does), ``channels_last``
+    feeds 5-D clips channels-last, ``workers`` are the DataLoader's worker processes."""
     model.eval()
     indices = list(range(len(dataset)))[d.rank::d.world]
     subset = torch.utils.data.Subset(dataset, indices)
     from .data.datasets import collate
 
     loader = torch.utils.data.DataLoader(subset, batch_size=cfg.batch_size, shuffle=False,
-                                         num_workers=0, collate_fn=collate)
+                                         num_workers=workers, collate_fn=collate,
+                                         pin_memory=device.type == "cuda")
+    use_amp = amp and device.type == "cuda"
     parts = []
     progress.start(task, total=len(indices))
     for batch in loader:
@@ -243,11 +277,13 @@ def predict(model, dataset, cfg: EvalConfig, loss_kind: str, device: torch.devic
             raise AmgeError(f"{len(batch.skipped)} samples could not be read during prediction "
                             f"(first: {batch.skipped[0].sample_id}); rerun with --skip-bad",
                             code="E816")
-        x = batch.x.to(device)
+        x = batch.x.to(device, non_blocking=True)
         if x.ndim == _single_view_ndim(dataset):  # no view axis: one view per sample
             x = x.unsqueeze(1)
         n, v = x.shape[:2]
-        logits = model(x.flatten(0, 1))  # (N*V, outputs)
+        with torch.autocast(device.type, dtype=autocast_dtype(device) if use_amp else
+                            torch.float16, enabled=use_amp):
+            logits = model(prepare_input(x.flatten(0, 1), device, channels_last))  # (N*V, outputs)
         scores = (model.muscle_scores(logits) if hasattr(model, "muscle_scores")
                   else to_scores(logits, loss_kind))  # (N*V, 20)
         probs = scores.view(n, v, -1)

@@ -168,6 +168,7 @@ OTHER_CODES: dict[str, str] = {
     "E815": "no loader for the baseline's inputs",
     "E816": "samples unreadable during prediction (pass --skip-bad)",
     "E818": "--deterministic cannot pin this machine (not x86-64 with AVX2, or torch loaded)",
+    "E819": "bench option invalid (--video-size, --steps, --batch-size, a non-video baseline)",
     "E820": "model setting out of range",
     "E821": "model input of the wrong shape",
     "E830": "optional dependency not installed (the message names the extra)",

@@ -99,7 +99,8 @@ def _meta_from_run(run: RunRecord, title: str) -> dict:
            "training_data": f"{title} train split", "pretraining": "not stated",
            "preset": run.preset or "default",
            "notes": f"Reproduced with `amge-eval run-baseline {run.baseline}"
-                    f"{f' --preset {run.preset}' if run.preset else ''}`.",
+                    f"{f' --preset {run.preset}' if run.preset else ''}`."
+                    + (f" Parameters: {run.params_note}." if run.params_note else ""),
            "params_m": round(run.params / 1e6, 3)}
     for key, value in (("frames", run.test_frames()), ("views", run.test_views())):
         if value is not None:

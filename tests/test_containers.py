@@ -32,6 +32,7 @@ from amge_eval.baselines.launch import (
 )
 from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.records import RunRecord
+from amge_eval.harness.records.run import RUN_SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "baselines" / "containers" / "Dockerfile"
@@ -126,7 +127,7 @@ def test_the_run_record_and_the_entry_page_name_the_image(store, tmp_path, monke
                                   out=tmp_path / "run", resamples=100))
     rec = RunRecord.read(tmp_path / "run" / "run.json")
     assert rec.container is not None and rec.container.image_id == info["image_id"]
-    assert rec.schema_version == "2.2" and res.record.container == rec.container
+    assert rec.schema_version == RUN_SCHEMA_VERSION and res.record.container == rec.container
     submit(tmp_path / "run", "musclemap136", "Random in podman", submissions_dir=tmp_path / "subs",
            labels_dir=store.root, resamples=100)
     build_site([tmp_path / "subs"], tmp_path / "site")

@@ -1,5 +1,6 @@
-"""Video loading: timestamp sampling on real encoded files (h264, vp9, mpeg4, portrait, 10 and
-60 fps, variable frame rate, audio, short and long clips, corrupt files), transforms against
+"""Video loading: timestamp sampling on real encoded files (h264, h265, vp9, mpeg4; mp4, mov,
+mkv, webm, avi; portrait, phone rotation tags, 1080p and 4K; 10, 24, 25, 29.97, 30, 50 and 60 fps
+and variable frame rate; audio tracks; short and long clips; corrupt files), transforms against
 torchvision and numpy, media path resolution, and determinism across DataLoader workers.
 
 Every test video is written here with PyAV. Frame k shows k in binary as eight black/white
@@ -259,6 +260,111 @@ def test_probe(media):
     info = probe_video(media["portrait"])
     assert (info.width, info.height) == (48, 80) and info.frames == 45
     assert info.duration == pytest.approx(1.5, abs=0.05)
+
+
+# --------------------------------------------------------------------------- files as users have them
+
+# (file, encoder, frame times, pixel size (w, h), display rotation, audio encoder)
+WORLD = {
+    "hevc": ("hevc.mp4", "libx265", uniform(60, 30), (64, 48), 0, None),
+    "hevc_mov_audio": ("iphone.mov", "libx265", list(np.arange(40) * 1001 / 30000), (64, 48), 0,
+                       "aac"),  # 29.97 fps with sound, as a phone writes it
+    "fps24": ("film.mp4", "libx264", uniform(40, 24), (64, 48), 0, None),
+    "fps25": ("pal.mkv", "libx264", uniform(40, 25), (64, 48), 0, "libopus"),
+    "fps50": ("fps50.mp4", "libx264", uniform(80, 50), (64, 48), 0, None),
+    "mpeg4_1080p": ("1080p.avi", "mpeg4", uniform(10, 30), (1920, 1080), 0, None),
+    "h264_1080p_portrait": ("portrait1080.mp4", "libx264", uniform(10, 30), (1080, 1920), 0, None),
+    "hevc_1080p": ("hevc1080.mp4", "libx265", uniform(8, 30), (1920, 1080), 0, None),
+    "vp9_1080p": ("vp91080.webm", "libvpx-vp9", uniform(6, 30), (1920, 1080), 0, None),
+    "h264_4k": ("uhd.mp4", "libx264", uniform(4, 30), (3840, 2160), 0, None),
+    # a phone's portrait video: landscape pixels and a display matrix turning them upright
+    "phone_rotated": ("phone.mp4", "libx264", uniform(30, 30), (96, 64), 90, "aac"),
+    "phone_rotated_270": ("phone270.mp4", "libx265", uniform(30, 30), (96, 64), -90, None),
+}
+
+
+def encode_world(path, codec, times, size, rotation=0, audio=None):
+    w, h = size
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=30)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 30000)
+        if codec in ("libx264", "libx265"):
+            s.options = {"preset": "ultrafast", **({"x265-params": "log-level=error"}
+                                                   if codec == "libx265" else {})}
+        elif codec == "libvpx-vp9":
+            s.options = {"deadline": "realtime", "cpu-used": "8"}
+        if rotation:
+            s.set_display_rotation(rotation)
+        a = c.add_stream(audio, rate=48000) if audio else None
+        for k, t in enumerate(times):
+            f = av.VideoFrame.from_ndarray(frame_image(k, w, h), format="rgb24")
+            f.pts, f.time_base = int(round(t * 30000)), Fraction(1, 30000)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+        if a is not None:
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 48000), np.float32), format="fltp",
+                                            layout="mono")
+            af.sample_rate, af.pts = 48000, 0
+            for p in a.encode(af):
+                c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+    return path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The kinds of files users have; a kind whose encoder this FFmpeg build lacks is None."""
+    d = tmp_path_factory.mktemp("world")
+    out = {}
+    for name, (file, codec, times, size, rotation, audio) in WORLD.items():
+        missing = [c for c in (codec, audio) if c and c not in av.codecs_available]
+        out[name] = missing or encode_world(d / file, codec, times, size, rotation, audio)
+    return out
+
+
+def _world(world, name):
+    if isinstance(world[name], list):
+        pytest.skip(f"the local FFmpeg build has no {' or '.join(world[name])} encoder")
+    return world[name]
+
+
+@pytest.mark.parametrize("name", list(WORLD))
+def test_files_as_users_have_them_get_the_nearest_frame(world, name):
+    path = _world(world, name)
+    _, _, times, (w, h), rotation, _ = WORLD[name]
+    ref = all_times(path)
+    np.testing.assert_allclose(ref, np.array(times), atol=6e-4)  # webm, mkv: millisecond clocks
+    rng = np.random.default_rng(2)
+    ask = np.concatenate([rng.uniform(0, ref[-1], 6), ref[[0, -1]]])
+    clip = decode_at(path, ask)
+    want = [nearest(ref, t) for t in ask]
+    turns = {90: 1, -90: 3}.get(rotation, 0)
+    shown = (w, h) if turns % 2 == 0 else (h, w)
+    assert clip.frames.shape == (len(ask), shown[1], shown[0], 3)
+    # turning the frames back gives the encoded pixels, whose blocks say the frame number
+    assert [frame_number(np.rot90(f, -turns)) for f in clip.frames] == want
+    info = probe_video(path)
+    assert (info.width, info.height) == shown
+
+
+@pytest.mark.parametrize("name", ["h264_4k", "h264_1080p_portrait", "phone_rotated"])
+def test_large_and_rotated_files_through_the_dataset(world, name, tmp_path):
+    path = _world(world, name)
+    labels = make_label_set("toy", "train", ["a/x"], ["a"], [str(path)],
+                            np.zeros((1, 20), np.uint8))
+    s = {"frames": 4, "stride": 2, "crop": 32, "test_short_side": 40,
+         "train_short_side": [32, 40]}
+    for train in (False, True):
+        x, _, _ = VideoDataset(labels, s, data_root=tmp_path, train=train)[0]
+        assert x.shape == (3, 4, 32, 32) and torch.isfinite(x).all()
+    (test,) = decode_clips(path, [0.0], VideoSettings(frames=2, stride=1))
+    w, h = WORLD[name][3]
+    if WORLD[name][4]:  # upright: the short side of the encoded pixels is now the width
+        assert test.frames.shape[1:3] == (w, h)
 
 
 # --------------------------------------------------------------------------- transforms

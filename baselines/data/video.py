@@ -7,7 +7,9 @@ takes the decoded frame whose timestamp is nearest to it (the earlier one on tie
 
 Decoding seeks to the key frame before the first time it needs and decodes forward only until
 the last one is resolved, so a 16-frame clip of a long video costs a few dozen frames, not the
-file. Numpy and PyAV only; the torch side is in transforms.py and datasets.py.
+file. Frames come out as the file displays them: a rotation tag (the display matrix phones write
+for portrait video) is applied by quarter turns. Numpy and PyAV only; the torch side is in
+transforms.py and datasets.py.
 """
 
 from __future__ import annotations
@@ -331,7 +333,7 @@ class _Video:
     @staticmethod
     def _array(cache: dict, key: int, frame) -> np.ndarray:
         if key not in cache:
-            cache[key] = frame.to_ndarray(format="rgb24")
+            cache[key] = upright(frame.to_ndarray(format="rgb24"), frame)
         return cache[key]
 
     def end_time(self) -> tuple[float, int]:
@@ -364,6 +366,19 @@ class _Video:
         if intervals:
             return float(np.median(intervals))
         return 1 / (self.rate or 30.0)
+
+
+def display_rotation(frame) -> int:
+    """Quarter turns (0-3, counterclockwise) that bring a decoded frame upright, from its display
+    matrix: phones store portrait video as landscape pixels with a 90-degree rotation tag."""
+    degrees = getattr(frame, "rotation", 0) or 0  # PyAV >= 14 reads the display matrix
+    return int(round(degrees / 90)) % 4
+
+
+def upright(image: np.ndarray, frame) -> np.ndarray:
+    """(H, W, 3) pixels as the file displays them (ffmpeg's and players' autorotation)."""
+    k = display_rotation(frame)
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
 def _resolve(video: _Video, times: np.ndarray, short_clip: str,
@@ -461,7 +476,7 @@ def decode_clips(path, fractions, settings: VideoSettings, threads: int = 0) -> 
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
-    width: int
+    width: int  # as displayed (after the file's rotation tag) when the first frame was decoded
     height: int
     duration: float | None  # seconds, from the container's metadata
     fps: float | None  # average frame rate stated by the container
@@ -477,14 +492,17 @@ def probe_video(path, decode_first: bool = True) -> VideoInfo:
 
     video = _Video(path)
     try:
+        width, height = video.width, video.height
         if decode_first:
             try:
-                next(iter(video.container.decode(video.stream)))
+                first = next(iter(video.container.decode(video.stream)))
             except StopIteration as exc:
                 raise VideoError(path, "the video stream holds no frames") from exc
             except av.error.FFmpegError as exc:
                 raise VideoError(path, _why(exc)) from exc
-        return VideoInfo(str(path), video.width, video.height, video.duration, video.rate,
+            if display_rotation(first) % 2:  # a quarter turn: the displayed frame is transposed
+                width, height = height, width
+        return VideoInfo(str(path), width, height, video.duration, video.rate,
                          int(video.stream.frames or 0))
     finally:
         video.close()

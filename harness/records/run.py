@@ -17,7 +17,7 @@ import msgspec
 
 from .base import Count, Environment, Record, Sha256
 
-RUN_SCHEMA_VERSION = "2.2"  # 2.1: determinism; 2.2: container
+RUN_SCHEMA_VERSION = "2.3"  # 2.1: determinism; 2.2: container; 2.3: params_note, weights.key_map
 
 
 class GitInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,6 +47,7 @@ class WeightsInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     skipped_shape: list[str]  # tensors of the file whose shape differs from the model's
     unexpected: list[str]  # tensors of the file the model does not have
     missing: list[str]  # tensors of the model the file does not have
+    key_map: str | None = None  # the renaming applied to another codebase's names ("pyslowfast")
 
 
 class EvalViews(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -103,6 +104,7 @@ class RunRecord(Record, kw_only=True, forbid_unknown_fields=True):
     paper_params_m: float | None  # the papers' #PM column
     params: Count  # parameters of the built model
     params_m: float | None = None
+    params_note: str | None = None  # why params differ from paper_params_m (the registry's note)
     predictions: dict[str, str]  # split -> prediction file, relative to the run folder
     scores: str | None  # the result record, relative to the run folder (None = not scored)
     benchmark_manifest: dict[str, Any] | None  # the embedded benchmark's manifest
