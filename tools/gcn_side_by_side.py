@@ -350,7 +350,7 @@ class Stepper:
 
     def __init__(self, model, x, y, run=None):
         self.model, self.x, self.y = model.train(), x, y
-        self.run = run or model
+        self.run = model if run is None else run
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
 
     def __call__(self) -> float:
