@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from amge_eval.baselines.models import graph
 from amge_eval.baselines.models._gcn import CHANNELS, STRIDES, DataNorm, propagate
 from amge_eval.baselines.models.ctrgcn import CTRGC, CTRGCNConfig
-from amge_eval.baselines.models.hdgcn import AHA, HDGCNConfig, knn_edge_features
+from amge_eval.baselines.models.hdgcn import AHA, HDGCNConfig, HDGConv, knn_edge_features
 from amge_eval.baselines.models.stgcn import STGCNBlock, STGCNConfig
 from amge_eval.baselines.registry import get_baseline, list_baselines
 from amge_eval.harness.errors import AmgeError
@@ -302,15 +302,94 @@ def test_ctrgc_and_propagate_send_messages_source_to_target():
         torch.testing.assert_close(conv(x, inward, torch.zeros(1)), want)
 
 
+def aha_inputs(n=2, c_frames=6, c_clip=2, layers=2, t=5, v=6, dtype=torch.float64, seed=0):
+    """Per layer, features that vary over time (N, C_f, T, V) and per-clip ones (N, C_c, V)."""
+    g = torch.Generator().manual_seed(seed)
+    frames = [torch.randn(n, c_frames, t, v, generator=g, dtype=dtype, requires_grad=True)
+              for _ in range(layers)]
+    clip = [torch.randn(n, c_clip, v, generator=g, dtype=dtype, requires_grad=True)
+            for _ in range(layers)]
+    return frames, clip
+
+
+def aha_as_official(aha, frames, clip):
+    """AHA as the official HD-GCN writes it: every channel expanded over time into one
+    (N, C, L, T, V) tensor, the strongest frame per joint by ``max(...).values``."""
+    t = frames[0].shape[2]
+    x = torch.stack([torch.cat([f, c.unsqueeze(2).expand(-1, -1, t, -1)], 1)
+                     for f, c in zip(frames, clip)], 2)  # (N, C, L, T, V)
+    s = aha.down(x.max(3).values)  # (N, C/4, L, V)
+    s = torch.stack([s[:, :, i, j].mean(-1) for i, j in enumerate(aha.layer_joints)], 2)
+    att = torch.sigmoid(aha.aggregate(aha.edge(s)))  # (N, C, L)
+    return (x * att[..., None, None]).sum(2)  # (N, C, T, V)
+
+
+def test_aha_equals_the_official_expanded_form_with_equal_gradients():
+    # Ours never expands the per-clip (EdgeConv) channels over time; the function and, in
+    # float64, every gradient must be those of the official form.
+    torch.manual_seed(0)
+    aha = AHA(8, [[0, 1, 2], [1, 2, 3, 4]]).double()
+    frames, clip = aha_inputs()
+    f, c = aha(frames, clip)
+    got = torch.cat([f, c.unsqueeze(2).expand(-1, -1, f.shape[2], -1)], 1)
+    want = aha_as_official(aha, frames, clip)
+    torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-13)
+    weights = torch.randn(want.shape, generator=torch.Generator().manual_seed(1),
+                          dtype=torch.float64)
+    leaves = [*frames, *clip, *aha.parameters()]
+    ours = torch.autograd.grad((got * weights).sum(), leaves)
+    theirs = torch.autograd.grad((want * weights).sum(), leaves)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_aha_gradients_match_finite_differences():
+    # An independent check of the hand-split forward (max over frames, layer weighting):
+    # float64 gradcheck against finite differences, in eval mode so BatchNorm is fixed.
+    torch.manual_seed(0)
+    aha = AHA(8, [[0, 1, 2], [1, 2, 3, 4]]).double().eval()
+    frames, clip = aha_inputs(n=1, t=4, v=5)
+
+    def run(*tensors):
+        return aha(list(tensors[:2]), list(tensors[2:]))
+
+    assert torch.autograd.gradcheck(run, (*frames, *clip), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("groups", [[[0], [1, 2, 3, 4]], [[0], [1, 2], [3, 4]]])
+def test_hdgconv_gradients_match_finite_differences(groups):
+    # The whole hierarchical graph conv of a small block, attention included, in float64:
+    # gradients with respect to its input and the non-zero entries of its learnable hierarchy.
+    # (A joint that a subset gives no edges has the same feature in every frame; the max over
+    # frames is a tie there, not differentiable in that joint's zero entries.)
+    torch.manual_seed(0)
+    hierarchy = torch.tensor(graph.hdgcn_hierarchy(groups, 5))
+    layer_joints = [[*g, *h] for g, h in zip(groups, groups[1:])]
+    conv = HDGConv(4, 8, hierarchy, layer_joints, attention=True).double().eval()
+    with torch.no_grad():  # BatchNorm at scale 1, so that the branches are not 1e-6 small
+        conv.bn.weight.fill_(1.0)
+    x = torch.randn(1, 4, 3, 5, dtype=torch.float64, requires_grad=True)
+    edges = hierarchy != 0
+    weights = hierarchy[edges].clone().requires_grad_()
+
+    def run(inp, w):
+        hier = torch.zeros_like(hierarchy).index_put((edges,), w)
+        return torch.func.functional_call(conv, {"hierarchy": hier}, (inp,))
+
+    assert torch.autograd.gradcheck(run, (x, weights), eps=1e-6, atol=1e-7)
+
+
 def test_aha_summarises_each_layer_by_its_two_groups():
     torch.manual_seed(0)
     layer_joints = [[0, 1, 2], [1, 2, 3, 4]]  # groups [0], [1, 2], [3, 4]
     aha = AHA(8, layer_joints).eval()
     seen = []
     aha.edge.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
-    x = torch.randn(2, 8, 2, 5, 6)  # (N, C, L, T, V); joint 5 belongs to no layer
-    out = aha(x)
-    assert out.shape == (2, 8, 5, 6)
+    frames, clip = aha_inputs(dtype=torch.float32)  # joint 5 belongs to no layer
+    f, c = aha(frames, clip)
+    assert f.shape == (2, 6, 5, 6) and c.shape == (2, 2, 6)
+    x = torch.stack([torch.cat([f, c.unsqueeze(2).expand(-1, -1, 5, -1)], 1)
+                     for f, c in zip(frames, clip)], 2)  # (N, C, L, T, V)
     with torch.no_grad():
         pooled = aha.down(x.amax(3))  # (N, C/4, L, V)
     want = torch.stack([pooled[:, :, 0, [0, 1, 2]].mean(-1),
@@ -320,10 +399,11 @@ def test_aha_summarises_each_layer_by_its_two_groups():
     groups = graph.hierarchy_groups(LAYOUTS["coco17"], (11, 12), 3)
     assert model.blocks[0].gcn.aha is None  # the first block sums the layers, as official
     assert model.blocks[1].gcn.aha.layer_joints == [[*g, *h] for g, h in zip(groups, groups[1:])]
-    y = x.clone()
-    y[..., 5] += 3.0  # a joint outside every layer changes the features, not the attention
+    moved = [f.detach().clone() for f in frames]
+    for m in moved:
+        m[..., 5] += 3.0  # a joint outside every layer changes the features, not the attention
     seen.clear()
-    aha(y)
+    aha(moved, clip)
     torch.testing.assert_close(seen[0], want)
 
 

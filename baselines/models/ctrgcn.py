@@ -77,8 +77,12 @@ class CTRGCUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_in, T, V) -> (N, C_out, T, V)
-        y = sum(conv(x, a, self.alpha) for conv, a in zip(self.convs, self.topology))
-        return torch.relu(self.bn(y) + self.down(x))
+        y = self.convs[0](x, self.topology[0], self.alpha)
+        for conv, a in zip(self.convs[1:], self.topology[1:]):
+            y += conv(x, a, self.alpha)  # in place: the einsum's backward doesn't need y
+        y = self.bn(y)
+        y += self.down(x)
+        return y.relu_()
 
 
 class TemporalConv(nn.Module):
@@ -102,7 +106,7 @@ class MultiScaleTCN(nn.Module):
         b = channels // (len(dilations) + 2)
 
         def squeeze():
-            return [nn.Conv2d(channels, b, 1), nn.BatchNorm2d(b), nn.ReLU()]
+            return [nn.Conv2d(channels, b, 1), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
 
         self.branches = nn.ModuleList(
             [nn.Sequential(*squeeze(), TemporalConv(b, b, kernel, stride, d)) for d in dilations]
@@ -145,8 +149,10 @@ class GCNBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
-        res = 0 if self.residual is None else self.residual(x)
-        return torch.relu(self.tcn(self.gcn(x)) + res)
+        y = self.tcn(self.gcn(x))
+        if self.residual is not None:
+            y += self.residual(x)  # in place: y is a fresh concatenation
+        return y.relu_()
 
 
 class CTRGCN(SkeletonGCN):

@@ -68,11 +68,11 @@ class EdgeConv(nn.Module):
         super().__init__()
         self.k = k
         self.conv = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False),
-                                  nn.BatchNorm2d(channels), nn.LeakyReLU(0.2))
+                                  nn.BatchNorm2d(channels), nn.LeakyReLU(0.2, inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C, P) -> (N, C, P)
-        return self.conv(knn_edge_features(x, min(self.k, x.shape[-1]))).amax(-1)
+        return self.conv(knn_edge_features(x, min(self.k, x.shape[-1]))).max(-1).values
 
 
 class AHA(nn.Module):
@@ -83,17 +83,26 @@ class AHA(nn.Module):
         inter = channels // 4
         self.layer_joints = layer_joints  # joints of groups i and i+1, per layer i
         self.down = nn.Sequential(nn.Conv2d(channels, inter, 1), nn.BatchNorm2d(inter),
-                                  nn.ReLU())
+                                  nn.ReLU(inplace=True))
         self.edge = EdgeConv(inter, k=3)
         self.aggregate = nn.Conv1d(inter, channels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C, L, T, V) -> (N, C, T, V)
-        n, c, n_layers = x.shape[:3]
-        s = self.down(x.amax(3))  # (N, C/4, L, V): strongest frame per joint
+    def forward(self, frames: list[torch.Tensor], clip: list[torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        # Per hierarchy layer, the first C_f channels vary over time, frames[i] (N, C_f, T, V),
+        # and the other C - C_f are the same in every frame, clip[i] (N, C - C_f, V). The
+        # official code expands them to (N, C, L, T, V); the function is the same.
+        # -> the attention-weighted sums over the L layers, (N, C_f, T, V) and (N, C - C_f, V)
+        peak = torch.cat([torch.stack([f.max(2).values for f in frames], 2),  # (N, C_f, L, V)
+                          torch.stack(clip, 2)], 1)  # (N, C, L, V): strongest frame per joint
+        s = self.down(peak)  # (N, C/4, L, V)
         s = torch.stack([s[:, :, i, j].mean(-1) for i, j in enumerate(self.layer_joints)], 2)
         att = torch.sigmoid(self.aggregate(self.edge(s)))  # (N, C, L): layers as k-NN points
-        return (x * att.view(n, c, n_layers, 1, 1)).sum(2)
+        att_f, att_c = att.split([frames[0].shape[1], clip[0].shape[1]], 1)
+        out = frames[0] * att_f[:, :, 0, None, None]
+        for i in range(1, len(frames)):
+            out += frames[i] * att_f[:, :, i, None, None]  # in place: the products stay
+        return out, (torch.stack(clip, 2) * att_c.unsqueeze(3)).sum(2)
 
 
 class HDGConv(nn.Module):
@@ -104,7 +113,8 @@ class HDGConv(nn.Module):
         inter = c_out // (n_subsets + 1)
         self.hierarchy = nn.Parameter(hierarchy.clone())  # (L, 3, V, V), [.., target, source]
         self.down_convs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c_in, inter, 1), nn.BatchNorm2d(inter), nn.ReLU())
+            nn.Sequential(nn.Conv2d(c_in, inter, 1), nn.BatchNorm2d(inter),
+                          nn.ReLU(inplace=True))
             for _ in range(n_layers))
         self.subset_convs = nn.ModuleList(
             nn.ModuleList(nn.Sequential(nn.Conv2d(inter, inter, 1), nn.BatchNorm2d(inter))
@@ -120,16 +130,22 @@ class HDGConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_in, T, V) -> (N, C_out, T, V)
-        layers = []
+        frames, clip = [], []  # per hierarchy layer
         for a, down, convs, edge in zip(self.hierarchy, self.down_convs, self.subset_convs,
                                         self.edge_convs):
             h = down(x)  # (N, C_out/4, T, V)
-            ys = [conv(propagate(h, a_j)) for conv, a_j in zip(convs, a)]  # 3 subsets
-            ys.append(edge(h.mean(2)).unsqueeze(2).expand_as(h))  # k-NN over joints, per clip
-            layers.append(torch.cat(ys, dim=1))  # (N, C_out, T, V)
-        out = torch.stack(layers, dim=2)  # (N, C_out, L, T, V)
-        out = out.sum(2) if self.aha is None else self.aha(out)  # (N, C_out, T, V)
-        return torch.relu(self.bn(out) + self.down(x))
+            # the three subsets, (N, 3 C_out/4, T, V), and the k-NN branch over joints, which
+            # is the same for every frame, (N, C_out/4, V)
+            frames.append(torch.cat([conv(propagate(h, a_j)) for conv, a_j in zip(convs, a)], 1))
+            clip.append(edge(h.mean(2)))
+        if self.aha is None:
+            f, c = torch.stack(frames).sum(0), torch.stack(clip).sum(0)
+        else:
+            f, c = self.aha(frames, clip)
+        out = torch.cat([f, c.unsqueeze(2).expand(-1, -1, f.shape[2], -1)], 1)  # (N, C_out, T, V)
+        out = self.bn(out)
+        out += self.down(x)
+        return out.relu_()
 
 
 class HDGCN(SkeletonGCN):

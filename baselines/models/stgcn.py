@@ -50,7 +50,7 @@ class STGCNBlock(nn.Module):
         self.importance = nn.Parameter(torch.ones_like(adjacency)) if edge_importance else None
         self.gcn = nn.Conv2d(c_in, c_out * k, 1)  # one 1x1 conv per partition, stacked
         self.tcn = nn.Sequential(
-            nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
             nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0)),
             nn.BatchNorm2d(c_out), nn.Dropout(dropout))
         if not residual:
@@ -70,8 +70,10 @@ class STGCNBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
-        res = 0 if self.residual is None else self.residual(x)
-        return torch.relu(self.tcn(self.graph_conv(x)) + res)
+        y = self.tcn(self.graph_conv(x))
+        if self.residual is not None:
+            y += self.residual(x)  # in place: the BatchNorm and dropout backward don't need y
+        return y.relu_()
 
 
 class STGCN(SkeletonGCN):
