@@ -55,7 +55,7 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     from amge_eval.baselines.runner import RunOptions, run_baseline
     from amge_eval.harness.fileio import make_dirs
     from amge_eval.harness.labels import resolve_labels_dir
-    from amge_eval.harness.synth.generate import generate_benchmark, read_manifest
+    from amge_eval.harness.synth.generate import generate_benchmark, read_manifest, stale_reason
     from amge_eval.leaderboard.site import build_site
     from amge_eval.leaderboard.submit import submit
 
@@ -69,6 +69,10 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     if manifest is None or not (labels_dir / "synth" / "train.csv").is_file():
         progress.note("Generating the embedded benchmark")
         generate_benchmark(labels_dir, data_root, video=video, seed=0, progress=progress)
+    elif (why := stale_reason(manifest)) is not None:  # the main job remakes its own data
+        progress.note(f"Remaking the embedded benchmark ({why})")
+        generate_benchmark(labels_dir, data_root, video=video, seed=0, overwrite=True,
+                           progress=progress)
     elif video and not manifest.get("video"):  # the same seed: the same labels, now with videos
         progress.note("Rendering the embedded benchmark's videos for the video baselines")
         generate_benchmark(labels_dir, data_root, video=True, seed=0, overwrite=True,

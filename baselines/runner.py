@@ -140,12 +140,17 @@ def _ensure_dataset(opts: RunOptions, labels_dir: Path, data_root: Path, spec: B
     """
     if opts.dataset != "synth":
         return None
-    from amge_eval.harness.synth.generate import generate_benchmark, is_generated, read_manifest
+    from amge_eval.harness.synth.generate import (generate_benchmark, is_generated, manifest_path,
+                                                   read_manifest, stale_reason)
 
     video = any(m in ("rgb", "rgb_diff", "optical_flow") for m in spec.modalities)
     manifest = read_manifest(data_root)
     have_labels = (labels_dir / "synth" / "train.csv").is_file()
     if manifest is not None and have_labels:
+        if (why := stale_reason(manifest)) is not None:
+            raise AmgeError(f"The embedded benchmark at {manifest_path(data_root)} is out of "
+                            f"date ({why}); run `amge-eval data synth --overwrite` to remake "
+                            f"it (results on the old one are not comparable)", code="E813")
         if video and not manifest.get("video"):
             raise AmgeError(f"The embedded benchmark at {data_root} was generated without "
                             f"videos, which {spec.name} needs; run `amge-eval data synth "

@@ -632,3 +632,42 @@ def test_motion_keeps_bone_lengths_and_stays_above_the_floor(activity):
         np.testing.assert_allclose(d, getattr(sc.body, length), atol=1e-6)
     # joint centres sit inside limbs a few centimetres thick: a little overlap is not sinking
     assert sc.world[..., 1].min() > -0.08, "no joint sinks into the floor"
+
+
+def test_a_benchmark_of_another_generator_version_is_refused_by_the_runner_and_remade_by_the_main_job(
+        small, tmp_path, monkeypatch):
+    """A cached benchmark from an older amge-eval has other labels for the same settings: the
+    runner must not train on it silently, and the main job remakes its own copy."""
+    import json
+    import shutil
+
+    from amge_eval.baselines.runner import RunOptions, run_baseline
+    from amge_eval.harness.synth import generate as gen
+    from amge_eval.reproduce import reproduce
+
+    root = Path(shutil.copytree(small, tmp_path / "bench"))
+    mpath = gen.manifest_path(root / "data")
+    manifest = json.loads(mpath.read_text())
+    manifest["generator_version"] = gen.GENERATOR_VERSION - 1
+    mpath.write_text(json.dumps(manifest))
+    assert "generator version" in gen.stale_reason(manifest)
+    before = tree_digest(root)
+    with pytest.raises(AmgeError) as err:
+        run_baseline(RunOptions(baseline="prior", dataset="synth", labels_dir=root / "labels",
+                                data_root=root / "data", out=tmp_path / "run", resamples=200))
+    assert err.value.code == "E813" and "data synth --overwrite" in str(err.value)
+    assert tree_digest(root) == before and not (tmp_path / "run").exists()
+
+    calls = []
+
+    def remake(labels_dir, data_root, **kw):
+        calls.append(kw)
+        manifest["generator_version"] = gen.GENERATOR_VERSION
+        mpath.write_text(json.dumps(manifest))
+
+    monkeypatch.setattr(gen, "generate_benchmark", remake)
+    reproduce(("prior",), runs_dir=tmp_path / "runs", committed=tmp_path / "none",
+              site_dir=tmp_path / "site", labels_dir=root / "labels", data_root=root / "data",
+              resamples=200)
+    assert len(calls) == 1 and calls[0]["overwrite"] is True
+    assert gen.stale_reason(json.loads(mpath.read_text())) is None

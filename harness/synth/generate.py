@@ -44,7 +44,7 @@ from .style import activity_style, clip_style, source_of
 DATASET = "synth"
 MANIFEST_FORMAT = "amge-synth/v1"
 # Bump when the same settings and seed would produce different labels or skeletons.
-# 2: raised limbs stop carrying the body; no floor-bound fidgeting. 3: 41 seen and 21 unseen
+# 2: raised limbs stop carrying the body; no floor-bound fidgeting. 3: 43 seen and 51 unseen
 # activities on one label scale, unseen muscle combinations, per-activity footage style.
 GENERATOR_VERSION = 3
 SEEN_SHARES = {"train": 0.6, "val_seen": 0.2, "test_seen": 0.2}
@@ -201,6 +201,20 @@ def read_manifest(data_root: str | os.PathLike | None) -> dict | None:
     except (OSError, ValueError):
         return None
     return m if isinstance(m, dict) and m.get("format") == MANIFEST_FORMAT else None
+
+
+def stale_reason(manifest: dict | None) -> str | None:
+    """Why the benchmark a manifest describes is not this version's (None when it is).
+
+    A benchmark made by another generator version has other labels or skeletons for the same
+    settings: training on it would silently measure an older benchmark."""
+    if manifest is None:
+        return None
+    found = manifest.get("generator_version")
+    if found != GENERATOR_VERSION:
+        return (f"it was made by generator version {found if found is not None else '?'}, "
+                f"this amge-eval makes version {GENERATOR_VERSION}")
+    return None
 
 
 def _expected(settings: SynthSettings) -> dict:
