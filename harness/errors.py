@@ -163,7 +163,7 @@ OTHER_CODES: dict[str, str] = {
     "E810": "checkpoint belongs to another run",
     "E811": "weights file unusable",
     "E812": "output folder unusable (--out)",
-    "E813": "embedded benchmark missing or without the media a baseline needs",
+    "E813": "embedded benchmark missing, made by another generator version, or without the media a baseline needs",
     "E814": "device unavailable (--device)",
     "E815": "no loader for the baseline's inputs",
     "E816": "samples unreadable during prediction (pass --skip-bad)",
