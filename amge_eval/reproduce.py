@@ -50,6 +50,10 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     ``preset`` (e.g. "paper") runs the trained baselines under that config preset, into run
     folders and entries named ``<baseline>-<preset>``; statistical baselines have no settings
     and run as they are."""
+    if deterministic:  # before anything imports torch (the registry does)
+        from amge_eval.baselines.determinism import pin_environment
+
+        pin_environment()
     from amge_eval.baselines.config import DEFAULT_PRESET, read_preset
     from amge_eval.baselines.registry import get_baseline
     from amge_eval.baselines.runner import RunOptions, run_baseline

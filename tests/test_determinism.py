@@ -56,3 +56,35 @@ def test_deterministic_refuses_a_process_that_already_loaded_torch(tmp_path):
                                 text=True).stdout.strip():
         pytest.skip("this CPU's torch already dispatches to AVX2")
     assert res.returncode == 1 and "(E818)" in res.stderr and "before torch is imported" in res.stderr
+
+
+def test_reproduce_deterministic_pins_before_the_registry_loads_torch(tmp_path):
+    """`reproduce --deterministic` looks baselines up (which imports torch and every model)
+    before its first run: the pins must already be in place then, or every run refuses (E818).
+    The run itself is replaced by the real pin check, which passes only if torch was loaded
+    pinned."""
+    script = (
+        "import sys\n"
+        "import amge_eval.baselines.runner as runner\n"
+        "from amge_eval.baselines.determinism import pin_environment\n"
+        "from amge_eval.reproduce import reproduce\n"
+        "class Reached(Exception): pass\n"
+        "def fake(opts, progress=None):\n"
+        "    assert 'torch' in sys.modules\n"
+        "    pin_environment()\n"
+        "    import torch\n"
+        "    print('capability', torch.backends.cpu.get_cpu_capability())\n"
+        "    raise Reached\n"
+        "runner.run_baseline = fake\n"
+        "try:\n"
+        "    reproduce(('har-lookup',), runs_dir=sys.argv[1], committed=sys.argv[1],\n"
+        "              site_dir=sys.argv[1], deterministic=True, resamples=200)\n"
+        "except Reached:\n"
+        "    print('reached the run')\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY",
+                                                             "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
+    env.update(AMGE_EVAL_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
+    res = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out")], env=env,
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "reached the run" in res.stdout and "capability AVX2" in res.stdout
