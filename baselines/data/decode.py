@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .video import VideoError
+from amge_eval.harness.folder import VIDEO_SUFFIXES  # noqa: F401 - what counts as a video file
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv",
-                  ".3gp", ".ts", ".mts", ".flv", ".ogv")
+from .video import VideoError
 
 
 @dataclass(frozen=True)

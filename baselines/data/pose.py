@@ -14,10 +14,13 @@ single-image model finds a person, the person is painted grey, and the model run
 ``max_people`` times), links the boxes of successive searches into tracks, and takes the most
 central, largest track: the highest sum over the searches of the box's area (a fraction of the
 frame) times its horizontal centrality (1 when centred, 0 at an edge). The second pass follows
-that person through every frame with MediaPipe's tracker, started on a frame where everybody
-else is painted grey, and restarted on the target at each search where it follows someone
-else; when it loses its person, the nearest person to the target's last known box is searched
-for a few times a second. Frames without the target are all-zero frames (confidence 0).
+that person through every frame with MediaPipe's tracker, started on a frame where everything
+but the target is painted grey, and restarted on the target at each search where it follows
+someone else; when it loses its person, the nearest person to the target's last known box is
+searched for a few times a second. The tracker watches a square view 2.5 times the person's
+size around them (a new one when they near its edge), so a person far from the camera is seen
+large enough; a search that finds nobody in the whole frame looks again in three overlapping
+squares along its long side. Frames without the target are all-zero frames (confidence 0).
 
 Frames are read upright (rotation tags applied) at up to ``max_fps`` and scaled to a long side of
 at most ``max_side`` before the estimator sees them; the stored x, y are pixels of the displayed
@@ -159,8 +162,40 @@ class PoseResult:
     seconds: float  # wall time of decoding and estimation
 
 
+def tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Three overlapping squares along the long side (x0, y0, x1, y1): where a second search
+    looks when the whole frame shows nobody, since the estimator sees the frame at 224 pixels
+    and a person far from the camera is then too small to find."""
+    side = min(width, height)
+    if width >= height:
+        return [(x, 0, x + side, side) for x in (0, (width - side) // 2, width - side)]
+    return [(0, y, side, y + side) for y in (0, (height - side) // 2, height - side)]
+
+
+def view_of(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """The region the tracker watches: a square 2.5 times the person's larger side around
+    them (inside the frame), or the whole frame when that square would not fit."""
+    side = 2.5 * max(box[2] - box[0], box[3] - box[1], 16.0)
+    if side >= min(width, height):
+        return 0, 0, width, height
+    side = int(side)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0 = int(min(max(cx - side / 2, 0), width - side))
+    y0 = int(min(max(cy - side / 2, 0), height - side))
+    return x0, y0, x0 + side, y0 + side
+
+
+def _inside(box: np.ndarray, view: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether the box stays clear of the view's edges (edges of the frame excepted)."""
+    x0, y0, x1, y1 = view
+    m = 0.05 * (x1 - x0)
+    return ((x0 == 0 or box[0] > x0 + m) and (y0 == 0 or box[1] > y0 + m)
+            and (x1 == width or box[2] < x1 - m) and (y1 == height or box[3] < y1 - m))
+
+
 class PoseTracker:
-    """MediaPipe's single-image model (the search) and its tracking model (the tracker)."""
+    """MediaPipe's single-image model (the search) and its tracking model (the tracker), the
+    tracker watching a view around its person."""
 
     def __init__(self, settings: PoseSettings):
         mp = _mediapipe()
@@ -170,6 +205,7 @@ class PoseTracker:
                                             min_detection_confidence=settings.detection_confidence)
         self.tracker = None
         self.box: np.ndarray | None = None  # the tracked person's box, in image pixels
+        self.view = (0, 0, 0, 0)  # the region the tracker watches
         self.starts = 0  # times the tracker was started on the target
 
     def close(self) -> None:
@@ -181,12 +217,11 @@ class PoseTracker:
             self.tracker.close()
         self.tracker, self.box = None, None
 
-    def search(self, image: np.ndarray) -> list[np.ndarray]:
-        """The boxes of everybody the single-image model finds, one after the other."""
+    def _find(self, image: np.ndarray, limit: int) -> list[np.ndarray]:
         h, w = image.shape[:2]
         img = image.copy()
         found = []
-        for _ in range(self.s.max_people):
+        for _ in range(limit):
             pts = _landmarks(self.search_model.process(img), w, h)
             if pts is None:
                 break
@@ -198,35 +233,70 @@ class PoseTracker:
             img[y0:y1, x0:x1] = MASK_GREY
         return found
 
-    def start(self, image: np.ndarray, others: list[np.ndarray]) -> np.ndarray | None:
-        """Start the tracker on a frame where ``others`` are painted grey; its landmarks."""
+    def search(self, image: np.ndarray) -> list[np.ndarray]:
+        """The boxes of everybody the single-image model finds, one after the other (each
+        found person is painted grey before the next look), on the whole frame, or on three
+        tiles when the whole frame shows nobody."""
+        found = self._find(image, self.s.max_people)
+        if found:
+            return found
+        h, w = image.shape[:2]
+        for x0, y0, x1, y1 in tiles(w, h):
+            for b in self._find(np.ascontiguousarray(image[y0:y1, x0:x1]), self.s.max_people):
+                b = b + np.array([x0, y0, x0, y0], dtype=np.float64)
+                if all(iou(b, f) < 0.3 for f in found) and len(found) < self.s.max_people:
+                    found.append(b)
+        return found
+
+    def start(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """Start the tracker on the person in ``box``: on this frame it sees only that box
+        (the rest painted grey), so its detector can find nobody else; landmarks."""
         self.stop()
         self.tracker = self._pose.Pose(static_image_mode=False, model_complexity=1,
                                        min_detection_confidence=self.s.detection_confidence,
                                        min_tracking_confidence=self.s.tracking_confidence)
         self.starts += 1
         h, w = image.shape[:2]
-        feed = image.copy()
-        for b in others:
-            x0, y0, x1, y1 = _grow(b, w, h)
-            feed[y0:y1, x0:x1] = MASK_GREY
+        self.view = view_of(box, w, h)
+        x0, y0, x1, y1 = _grow(box, w, h, 0.25)
+        feed = np.full_like(image, MASK_GREY)
+        feed[y0:y1, x0:x1] = image[y0:y1, x0:x1]
         return self.follow(feed)
 
     def follow(self, image: np.ndarray) -> np.ndarray | None:
-        """The tracker's landmarks in this frame, or None (then the tracker stops)."""
+        """The tracker's landmarks in this frame (image pixels), or None (the tracker stops).
+        A person nearing the edge of the view gets a new view around them."""
         if self.tracker is None:
             return None
         h, w = image.shape[:2]
-        pts = _landmarks(self.tracker.process(image), w, h)
+        x0, y0, x1, y1 = self.view
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        pts = _landmarks(self.tracker.process(crop), x1 - x0, y1 - y0)
         if pts is None:
             self.stop()
             return None
+        pts[:, 0] += x0
+        pts[:, 1] += y0
         box = box_of(pts, w, h)
         if self.box is not None and iou(box, self.box) < 0.1:
             self.stop()  # the tracker jumped to somebody else
             return None
         self.box = box
+        if not _inside(box, self.view, w, h):
+            starts = self.starts
+            self.start_view(image, box)
+            self.starts = starts
         return pts
+
+    def start_view(self, image: np.ndarray, box: np.ndarray) -> None:
+        """Restart the tracker on a view around ``box`` from the next frame on."""
+        if self.tracker is not None:
+            self.tracker.close()
+        self.tracker = self._pose.Pose(static_image_mode=False, model_complexity=1,
+                                       min_detection_confidence=self.s.detection_confidence,
+                                       min_tracking_confidence=self.s.tracking_confidence)
+        h, w = image.shape[:2]
+        self.view = view_of(box, w, h)
 
 
 def link_tracks(searches: list[list[np.ndarray]]) -> list[dict[int, np.ndarray]]:
@@ -320,7 +390,7 @@ def extract_video(path, settings: PoseSettings | None = None) -> PoseResult:
                         if model.box is not None and any(iou(model.box, b) > 0.3 for b in boxes):
                             model.stop()  # the tracker follows somebody else
                     elif model.box is None or iou(model.box, tb) < 0.3:
-                        pts = model.start(img, [b for b in boxes if b is not tb])
+                        pts = model.start(img, tb)
                         if pts is None:
                             continue
                 if pts is None and model.tracker is None and k is None and \
@@ -356,7 +426,7 @@ def _reacquire(model: PoseTracker, image: np.ndarray, target: dict[int, np.ndarr
     j = int(np.argmin(d))
     if d[j] > max(boxes[j][3] - boxes[j][1], ref[3] - ref[1]):
         return None
-    return model.start(image, [b for n, b in enumerate(boxes) if n != j])
+    return model.start(image, boxes[j])
 
 
 def result_to_npz(result: PoseResult) -> dict:
