@@ -154,15 +154,15 @@ def load_predictor(source, *, baseline: str | None = None, config_file=None,
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise _unusable(f"{ckpt} holds no state dict")
-    result = model.load_state_dict(state, strict=False)
     own = model.state_dict()
+    missing = [k for k in own if k not in state]
     bad = [k for k, v in state.items() if k in own and getattr(v, "shape", None) != own[k].shape]
-    if result.missing_keys or bad:
-        what = (f"{len(result.missing_keys)} of the model's tensors are missing (first: "
-                f"{result.missing_keys[0]})" if result.missing_keys else
-                f"{len(bad)} tensors have another shape (first: {bad[0]})")
+    if missing or bad:
+        what = (f"{len(missing)} of the model's tensors are missing (first: {missing[0]})"
+                if missing else f"{len(bad)} tensors have another shape (first: {bad[0]})")
         raise _unusable(f"{ckpt} does not fit {spec.name} with this config: {what}; was it "
                         f"trained with other [model] settings?")
+    model.load_state_dict({k: state[k] for k in own})
     model.eval()
     if device is not None:
         model.to(device)
