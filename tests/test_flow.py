@@ -8,10 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-from amge_eval.baselines.data.extract import VideoJob, extract_flow
-from amge_eval.baselines.data.flow import (
+torch = pytest.importorskip("torch", reason="the flow loader needs torch (pip install -e "
+                            "'.[baselines]')")
+
+from amge_eval.baselines.data.extract import VideoJob, extract_flow  # noqa: E402
+from amge_eval.baselines.data.flow import (  # noqa: E402
     FLOW_FORMAT,
     FlowClip,
     FlowSettings,
@@ -21,9 +23,14 @@ from amge_eval.baselines.data.flow import (
     sample_file,
     write_flow,
 )
-from amge_eval.baselines.data.flow_dataset import FlowDataset, flow_indices
-from amge_eval.harness.errors import AmgeError, MissingExtra
-from amge_eval.harness.labels import make_label_set
+from amge_eval.baselines.data.flow_dataset import FlowDataset, flow_indices  # noqa: E402
+from amge_eval.harness.errors import AmgeError, MissingExtra  # noqa: E402
+from amge_eval.harness.labels import make_label_set  # noqa: E402
+
+from .conftest import needs_extra  # noqa: E402
+
+# OpenCV computes the flow (the flow extra); the written videos need PyAV
+needs_flow = needs_extra("baselines,flow", "av", "cv2")
 
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -63,6 +70,7 @@ def moving_video(path, dx: int, dy: int, frames: int = 12, size=(256, 192), fps:
     return path
 
 
+@needs_flow
 @pytest.mark.parametrize("method", ["dis-medium", "dis-fast", "farneback"])
 def test_flow_of_a_known_pan(tmp_path, method):
     video = moving_video(tmp_path / "pan.mp4", dx=4, dy=-2)
@@ -77,6 +85,7 @@ def test_flow_of_a_known_pan(tmp_path, method):
     assert np.median(inner[..., 1]) == pytest.approx(-1.0, abs=0.25)
 
 
+@needs_flow
 def test_fps_keeps_the_first_frame_of_each_interval(tmp_path):
     video = moving_video(tmp_path / "pan60.mp4", dx=2, dy=0, frames=24, fps=60)
     clip = compute_flow(video, FlowSettings(fps=30, short_side=96))
@@ -165,6 +174,7 @@ def test_the_loader_gives_flow_clips_and_flips_them(tmp_path):
     assert len(skipping) == 1 and skipping.skipped[0].sample_id == "a/missing"
 
 
+@needs_flow
 def test_extraction_resumes_and_refuses_other_settings(tmp_path):
     jobs = [VideoJob(f"pan/{k}", moving_video(tmp_path / f"v{k}.mp4", dx=k + 1, dy=0, frames=6))
             for k in range(2)]

@@ -25,6 +25,11 @@ from amge_eval.baselines.data.pose_check import agreement_on_synth, standing_hei
 from amge_eval.harness.errors import AmgeError, MissingExtra
 from amge_eval.harness.skeletons import COCO17, read_skeletons
 
+from .conftest import needs_extra
+
+# MediaPipe runs in these (the pose extra); the rendered and written videos need PyAV
+needs_pose = needs_extra("baselines,pose", "av", "mediapipe")
+
 
 def synth_video(path, activity="squat", size="256", index=0, rotation=0):
     """Render one clip of the embedded benchmark to ``path``; returns the clip (its truth).
@@ -56,6 +61,7 @@ def synth_video(path, activity="squat", size="256", index=0, rotation=0):
     return clip
 
 
+@needs_pose
 def test_landmark_mapping_follows_mediapipes_own_names():
     import mediapipe as mp
 
@@ -63,6 +69,7 @@ def test_landmark_mapping_follows_mediapipes_own_names():
     assert names == list(COCO17.joints)
 
 
+@needs_pose
 def test_skeletons_agree_with_the_rendered_ground_truth():
     a = agreement_on_synth(["squat", "bicep curl"], size=256)
     assert a.detected >= 0.9 * a.frames
@@ -77,6 +84,7 @@ def test_skeletons_agree_with_the_rendered_ground_truth():
         assert med[j] < 0.5 * 0.2, (j, med[j])
 
 
+@needs_pose
 def test_portrait_video_and_a_rotation_tag_give_the_displayed_skeleton(tmp_path):
     upright = synth_video(tmp_path / "portrait.mp4", "lunge", size="160x256")
     tagged = synth_video(tmp_path / "phone.mp4", "lunge", size="160x256", rotation=90)
@@ -92,6 +100,7 @@ def test_portrait_video_and_a_rotation_tag_give_the_displayed_skeleton(tmp_path)
         assert np.median(err[ok]) < 0.06
 
 
+@needs_pose
 def test_a_scene_without_a_person_gives_empty_frames(tmp_path):
     import av
 
@@ -138,6 +147,7 @@ def test_tiles_and_views_stay_inside_the_frame():
     assert view_of(np.array([0, 0, 300, 340.0]), 640, 360) == (0, 0, 640, 360)
 
 
+@needs_pose
 def test_folder_extraction_names_a_bad_video_resumes_and_skips_it(tmp_path):
     videos = tmp_path / "videos"
     synth_video(videos / "squat" / "a.mp4", "squat", size="128", index=1)
@@ -164,6 +174,7 @@ def test_folder_extraction_names_a_bad_video_resumes_and_skips_it(tmp_path):
 
 
 @pytest.mark.slow
+@needs_pose
 def test_parallel_workers_give_the_same_skeletons(tmp_path):
     videos = tmp_path / "videos"
     for i, act in enumerate(("squat", "lunge")):

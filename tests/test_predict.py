@@ -9,12 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from amge_eval.baselines.data.extract import VideoJob
-from amge_eval.baselines.predict import load_predictor, predict_videos, video_jobs
-from amge_eval.harness.errors import AmgeError
-from amge_eval.harness.labels import read_labels
+torch = pytest.importorskip("torch", reason="predict runs baselines, which need torch (pip "
+                            "install -e '.[baselines]')")
+
+from amge_eval.baselines.data.extract import VideoJob  # noqa: E402
+from amge_eval.baselines.predict import load_predictor, predict_videos, video_jobs  # noqa: E402
+from amge_eval.harness.errors import AmgeError  # noqa: E402
+from amge_eval.harness.labels import read_labels  # noqa: E402
+
+from .conftest import needs_extra  # noqa: E402
 
 SMALL = ("data.frames=16", "model.channels=[8,8,16]", "model.strides=[1,2,1]")
 
@@ -129,10 +133,10 @@ class TinyFlowNet(torch.nn.Module):
         return self.net(x)
 
 
+@needs_extra("baselines,flow", "av", "cv2")
 def test_flow_clips_train_and_predict_through_the_recipe(tmp_path):
     from amge_eval.baselines import training
-    from amge_eval.baselines.config import RunConfig, TrainConfig
-    from amge_eval.baselines.config import EvalConfig
+    from amge_eval.baselines.config import EvalConfig, RunConfig, TrainConfig
     from amge_eval.baselines.data.datasets import collate
     from amge_eval.baselines.distributed import Dist
     from amge_eval.baselines.inputs import build_dataset
@@ -176,6 +180,7 @@ def test_flow_clips_train_and_predict_through_the_recipe(tmp_path):
     np.testing.assert_allclose(res.scores, scores, atol=1e-6)
 
 
+@needs_extra("baselines,pose", "av", "mediapipe")
 def test_cli_predict_writes_a_prediction_file_and_body_maps(home, cli, tmp_path):
     root, runs = home
     from .test_pose import synth_video
