@@ -1024,7 +1024,6 @@ def reproduce(
 # `data skeletons`, `data flow` and `predict` live in their own module, registered here.
 from amge_eval import cli_media  # noqa: E402, F401
 
-
 # --------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> None:

@@ -238,11 +238,10 @@ def predict(
 
     from amge_eval.baselines.predict import load_predictor, predict_videos, video_jobs
     from amge_eval.harness.bodymap import write_body_map
+    from amge_eval.harness.errors import AmgeError
     from amge_eval.harness.muscles import MUSCLES
     from amge_eval.progress_ui import RichProgress
     from amge_eval.render import console
-
-    from amge_eval.harness.errors import AmgeError
 
     if split is not None:
         from amge_eval.harness.datasets import check_split

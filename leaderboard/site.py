@@ -33,9 +33,9 @@ import jinja2
 from markupsafe import Markup
 
 from amge_eval import __version__
+from amge_eval.harness.bodymap import body_map_svg
 from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.fileio import make_dirs
-from amge_eval.harness.bodymap import body_map_svg
 from amge_eval.harness.muscles import MUSCLES, REGIONS
 from amge_eval.harness.progress import NULL_PROGRESS, Progress
 from amge_eval.harness.vocab import FAMILIES, STATUS_TEXT, STATUSES, SUMMARY_KEYS, TABLE_KEYS
