@@ -156,7 +156,7 @@ def data_flow(
     quiet: Quiet = False,
 ):
     """Compute dense optical flow with OpenCV (pip install 'amge-eval[flow]'), one compact file
-    per video (docs/formats.md, "Flow store"), for the optical-flow baselines; a rerun skips the
+    per video (docs/raw-video.md, "Flow store"), for the optical-flow baselines; a rerun skips the
     videos already done."""
     from amge_eval.baselines.data.extract import extract_flow
     from amge_eval.baselines.data.flow import FlowSettings

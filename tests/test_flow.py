@@ -123,6 +123,18 @@ def test_store_round_trip_and_malformed_files(tmp_path):
         read_flow(tmp_path / "junk.npz")
 
 
+def test_the_documented_flow_store_lists_exactly_the_keys_written(tmp_path):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "raw-video.md").read_text()
+    section = doc[doc.index("### Flow store"):doc.index("### The loader modality")]
+    documented = re.findall(r"^\| `(\w+)` \|", section, flags=re.M)
+    clip = FlowClip(np.zeros((1, 4, 6, 2), np.int8), np.array([0.04]), 10.0, 25.0, (6, 4),
+                    (12, 8), {"method": "dis-medium"})
+    with np.load(write_flow(tmp_path / "a.npz", clip)) as z:
+        assert documented == list(z.files)
+
 def test_sample_files_never_leave_the_folder(tmp_path):
     assert sample_file(tmp_path, "squat/a", ".npz") == tmp_path / "squat" / "a.npz"
     for sid in ("../x", "/abs", "a/../../b", "c:/x", "a\\b"):

@@ -1,5 +1,5 @@
-"""Dense optical flow from raw video with OpenCV, and the flow store (docs/formats.md, "Flow
-store"; docs/data.md, "Optical flow").
+"""Dense optical flow from raw video with OpenCV, and the flow store (docs/raw-video.md, "Flow
+store").
 
 Frames are read upright at up to ``fps`` frames per second (the first frame of each ``1 / fps``
 interval), scaled down to a short side of ``short_side`` pixels and turned grey; the flow of

@@ -1,5 +1,5 @@
 """The optical-flow modality: clips of stored flow (flow.py) through the video loader's
-settings (docs/data.md, "Optical flow").
+settings (docs/raw-video.md, "The loader modality `optical_flow`").
 
 A flow clip is placed and sampled exactly as a video clip (``VideoSettings``: ``frames`` times
 ``stride / fps`` seconds apart, test positions, ``short_clip``), each time taking the stored
