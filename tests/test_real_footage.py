@@ -60,23 +60,29 @@ def test_real_clips_give_skeletons_of_the_person_exercising(extracted):
     assert np.median(ankles[ok, :, 1]) < 0.5 * 994
 
 
-@pytest.mark.slow
-def test_the_whole_path_on_real_footage(cli, tmp_path):
+def _my_videos(cli, tmp_path):
+    """A folder of one's own videos, <split>/<activity>/<clip>.mp4, made a dataset 'mine':
+    every clip in train and test_unseen, one in the other splits (they must exist)."""
     folder = tmp_path / "myvideos"
     for split in ("train", "val_seen", "val_unseen", "test_seen", "test_unseen"):
-        # every clip in train and test_unseen, one in the other splits (they must exist)
         for sid, (act, _, _) in CLIPS.items():
             if split not in ("train", "test_unseen") and sid != "pose2sim_single_cam01":
                 continue
             (folder / split / act).mkdir(parents=True, exist_ok=True)
             shutil.copy(REAL / f"{sid}.mp4", folder / split / act / f"{sid}.mp4")
     (tmp_path / "muscles.csv").write_text(MUSCLES)
+    code, out, err = cli("labels", "from-folder", folder, "--dataset", "mine", "--muscles",
+                         tmp_path / "muscles.csv", "--labels-dir", tmp_path / "labels")
+    assert code == 0, err
+    return folder
+
+
+@pytest.mark.slow
+def test_the_whole_path_on_real_footage(cli, tmp_path):
+    folder = _my_videos(cli, tmp_path)
     labels, data = tmp_path / "labels", tmp_path / "data"
     common = ("--labels-dir", labels, "--data-root", data)
 
-    code, out, err = cli("labels", "from-folder", folder, "--dataset", "mine", "--muscles",
-                         tmp_path / "muscles.csv", "--labels-dir", labels)
-    assert code == 0, err
     code, out, err = cli("data", "skeletons", "all", "--dataset", "mine", *common,
                          "--max-fps", "10", "--workers", "2", "-q")
     assert code == 0, err
@@ -108,3 +114,36 @@ def test_the_whole_path_on_real_footage(cli, tmp_path):
     assert code == 0, err
     root = ET.fromstring((tmp_path / "one.svg").read_text())
     assert len([g for g in root.iter() if g.get("data-muscle")]) == 20
+
+
+def _registered(name: str) -> bool:
+    from amge_eval.baselines.registry import list_baselines
+
+    return name in {b.name for b in list_baselines()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("baseline", ["c2d-r50-tiny", "prior"])
+def test_video_and_statistical_baselines_on_ones_own_videos(cli, tmp_path, baseline):
+    """The other baseline families on the same folder: an RGB model decodes the videos at each
+    row's media path, a statistical one needs no input; both predict and validate."""
+    if not _registered(baseline):
+        pytest.skip(f"{baseline} is not registered here (a video baseline: this tree lacks "
+                    f"it, or pytorchvideo is missing)")
+    folder = _my_videos(cli, tmp_path)
+    labels = tmp_path / "labels"
+    code, out, err = cli("run-baseline", baseline, "--dataset", "mine", "--labels-dir", labels,
+                         "--epochs", "1", "--batch-size", "2", "--out", tmp_path / "run",
+                         "--resamples", "100", "--checkpoint-dir", tmp_path / "ckpt", "-q")
+    assert code == 0, err
+    code, out, err = cli("predict", tmp_path / "run", folder / "test_unseen", "--checkpoint-dir",
+                         tmp_path / "ckpt", "--labels-dir", labels, "--out",
+                         tmp_path / "preds.npz", "--dataset", "mine", "--split", "test_unseen",
+                         "--picture", tmp_path / "map.svg", "-q")
+    assert code == 0, err
+    with np.load(tmp_path / "preds.npz") as z:
+        assert z["scores"].shape == (3, 20) and np.isfinite(z["scores"]).all()
+    assert len(list(tmp_path.glob("map.*.svg"))) == 3
+    code, out, err = cli("validate", tmp_path / "preds.npz", "--labels-dir", labels)
+    assert code == 0, err
+    assert "ids match the labels of: test_unseen" in out
