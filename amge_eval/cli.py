@@ -1098,6 +1098,10 @@ def reproduce(
               f"http://localhost:8000/")
 
 
+# --------------------------------------------------------------------------- from raw video
+# `data skeletons`, `data flow` and `predict` live in their own module, registered here.
+from amge_eval import cli_media  # noqa: E402, F401
+
 # --------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,6 +35,15 @@ def build_dataset(modality: str, labels: LabelSet, data_root: Path, data_cfg: di
             settings["views"] = temporal_views
         sk = read_skeletons(skeleton_path(data_root, labels.dataset, labels.split))
         return SkeletonDataset(labels, sk, settings, train=train, skip_missing=skip_bad)
+    if modality == "optical_flow":
+        from amge_eval.baselines.data.flow_dataset import FlowDataset
+
+        if not train:
+            if temporal_views > 1:
+                settings.update(temporal_views=temporal_views, view_indices=None)
+            settings["spatial_views"] = spatial_views
+        settings["modality"] = modality
+        return FlowDataset(labels, settings, train=train, data_root=data_root, skip_bad=skip_bad)
     if modality in VIDEO_INPUTS:
         if settings.get("modality", modality) != modality:
             raise AmgeError(f"[data].modality = {settings['modality']!r}, but this baseline is "

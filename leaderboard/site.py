@@ -4,7 +4,8 @@ Layout of the output folder::
 
     index.html                 the datasets, their leaders, the status legend, the exports
     <dataset>/index.html       the board: sortable table, filters, scatter plot, heatmaps
-    <dataset>/<entry>.html     one entry: numbers, per-muscle AP, regions, provenance, links
+    <dataset>/<entry>.html     one entry: numbers, per-muscle AP and its body map, regions,
+                               provenance, links
     leaderboard.{csv,json,md,tex}  the exports (export.py)
     .amge-site                 marks the folder as a site this module may replace
 
@@ -32,6 +33,7 @@ import jinja2
 from markupsafe import Markup
 
 from amge_eval import __version__
+from amge_eval.harness.bodymap import body_map_svg
 from amge_eval.harness.errors import AmgeError
 from amge_eval.harness.fileio import make_dirs
 from amge_eval.harness.muscles import MUSCLES, REGIONS
@@ -146,6 +148,17 @@ def _bars(row: Row) -> str | None:
     return bar_chart_svg([m.name for m in MUSCLES], series, "Per-muscle AP (%)")
 
 
+def _body_maps(row: Row) -> list[str]:
+    """Per-muscle AP of each test split drawn on the body map (harness/bodymap.py)."""
+    out = []
+    for split in ("test_seen", "test_unseen"):
+        v = _per_muscle(row, split)
+        if v is not None:
+            out.append(body_map_svg(v, title=f"Per-muscle AP (%), {SPLIT_NAMES[split]}", lo=0.0,
+                                    hi=100.0, unit="%"))
+    return out
+
+
 def _regions(row: Row) -> list[dict]:
     rec = row.entry.record
     if not rec:
@@ -251,6 +264,7 @@ def build_site(stores: Stores, out_dir: str | os.PathLike, *,
             for r in b.rows:
                 _write(tmp / b.dataset / f"{r.entry.slug}.html", page_entry.render(
                     board=b, row=r, e=r.entry, root="../", bars=Markup(_bars(r) or ""),
+                    body_maps=[Markup(m) for m in _body_maps(r)],
                     regions=_regions(r), region_keys=REGIONS, activities=_activities(r),
                     run_items=_run_items(r.entry.run.to_dict() if r.entry.run else None),
                     all_keys=SUMMARY_KEYS))

@@ -4,6 +4,7 @@ folder, so no test reads or writes the user's ~/.cache/amge-eval."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "amge"))
 
 DATASET = "musclemap136"
 EVAL = ("val_seen", "val_unseen", "test_seen", "test_unseen")
+
+
+def needs_extra(extra: str, *modules: str) -> pytest.MarkDecorator:
+    """Skip, naming the install line, when a module of an optional extra does not import (the
+    CI test extra installs them all, so there they run)."""
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} (pip install "
+                              f"-e '.[{extra}]')")
 
 
 @pytest.fixture(autouse=True)

@@ -328,3 +328,23 @@ def test_heatmap_and_bars_are_well_formed_svg(values, label):
 def test_ramp_runs_from_dark_to_light():
     lum = [sum(int(plots.ramp(v)[i:i + 2], 16) for i in (1, 3, 5)) for v in range(0, 101, 10)]
     assert lum == sorted(lum) and plots.ramp(-5) == plots.ramp(0) and plots.ramp(200) == "#fde725"
+
+
+def test_entry_pages_draw_per_muscle_ap_on_the_body_map(fx):
+    import xml.etree.ElementTree as ET
+
+    from amge_eval.harness.bodymap import MISSING, shade
+    from amge_eval.harness.muscles import MUSCLE_IDS
+
+    page = (fx.site / DATASET / "weak-model.html").read_text()
+    rec = next(e for e in load_store(fx.subs)[DATASET] if e.slug == "weak-model").record
+    start = page.index('<svg class="bodymap"')
+    svg = page[start:page.index("</svg>", start) + len("</svg>")]
+    groups = {g.get("data-muscle"): g for g in ET.fromstring(svg).iter()
+              if g.get("data-muscle")}
+    assert list(groups) == list(MUSCLE_IDS)
+    for m, muscle in zip(rec.splits["test_seen"].per_muscle, MUSCLE_IDS):
+        want = MISSING if m.ap is None else shade(m.ap, 0.0, 100.0)
+        assert groups[muscle].get("fill") == "#" + "".join(f"{v:02x}" for v in want)
+    reported = next(e for e in load_store(fx.subs)[DATASET] if e.status == "reported")
+    assert 'class="bodymap"' not in (fx.site / DATASET / f"{reported.slug}.html").read_text()

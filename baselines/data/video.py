@@ -24,8 +24,9 @@ from amge_eval.harness.errors import AmgeError
 
 SHORT_CLIP = ("last", "loop", "zero")
 TRAIN_CROPS = ("resized", "jitter")
-# The inputs a video loader makes, spelled as harness/vocab.py spells them.
-MODALITIES = ("rgb", "rgb_diff", "rgb+rgb_diff")
+# The inputs a video loader makes, spelled as harness/vocab.py spells them ("optical_flow" is
+# read from the flow store by flow_dataset.FlowDataset with these settings).
+MODALITIES = ("rgb", "rgb_diff", "rgb+rgb_diff", "optical_flow")
 
 # Seeking lands on a key frame at or before the target; aiming a little early makes sure the
 # frame nearest to the first sample time (which may lie just before it) is decoded too.
@@ -70,7 +71,7 @@ class VideoSettings:
     train_views: int = 1  # augmented views of one decoded clip (reference: 2)
     crop: int = 224  # output height and width
     # pixels
-    modality: str = "rgb"  # "rgb", "rgb_diff" (|f_t - f_{t-1}|, frame 0 zero) or "rgb+rgb_diff" (6 channels)
+    modality: str = "rgb"  # "rgb", "rgb_diff" (|f_t - f_{t-1}|, frame 0 zero), "rgb+rgb_diff" (6 channels) or "optical_flow" (2)
     mean: tuple[float, float, float] | None = None  # applied to RGB channels after /255; None = none (reference)
     std: tuple[float, float, float] | None = None
     antialias: bool = False  # antialiased down-scaling; the reference resizes without
@@ -137,7 +138,7 @@ class VideoSettings:
 
     @property
     def channels(self) -> int:
-        return 6 if self.modality == "rgb+rgb_diff" else 3
+        return {"rgb+rgb_diff": 6, "optical_flow": 2}.get(self.modality, 3)
 
     def test_positions(self) -> list[float]:
         """Clip start of each returned test view as a fraction of the free range (see positions)."""
