@@ -302,6 +302,35 @@ def test_ctrgc_and_propagate_send_messages_source_to_target():
         torch.testing.assert_close(conv(x, inward, torch.zeros(1)), want)
 
 
+def ctrgc_as_official(conv, x, a, alpha):
+    """CTRGC as the official CTR-GCN writes it: conv1/conv2 over every frame, then the mean
+    over T; the per-channel topology applied with an einsum."""
+    q, k = conv.conv1(x).mean(-2), conv.conv2(x).mean(-2)
+    adj = conv.conv4(torch.tanh(q.unsqueeze(-1) - k.unsqueeze(-2))) * alpha + a
+    return torch.einsum("ncuv,nctv->nctu", adj, conv.conv3(x))
+
+
+@pytest.mark.parametrize("c_in,c_out", [(3, 8), (16, 16), (24, 8)])
+def test_ctrgc_equals_the_official_form_with_equal_gradients(c_in, c_out):
+    # Ours pools over time before the 1x1 relation convs (the same linear map); in float64 the
+    # output and every gradient must be those of the official conv-then-pool form.
+    torch.manual_seed(0)
+    conv = CTRGC(c_in, c_out).double()
+    a = torch.rand(7, 7, dtype=torch.float64, requires_grad=True)
+    alpha = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, c_in, 5, 7, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, c_out, 5, 7, dtype=torch.float64)
+    grads = []
+    for fn in (lambda: conv(x, a, alpha), lambda: ctrgc_as_official(conv, x, a, alpha)):
+        out = fn()
+        inputs = [x, a, alpha, *conv.parameters()]
+        grads.append((out, torch.autograd.grad((out * weights).sum(), inputs)))
+    (ours, ours_g), (official, official_g) = grads
+    torch.testing.assert_close(ours, official, rtol=1e-12, atol=1e-12)
+    for g, h in zip(ours_g, official_g):
+        torch.testing.assert_close(g, h, rtol=1e-12, atol=1e-12)
+
+
 def aha_inputs(n=2, c_frames=6, c_clip=2, layers=2, t=5, v=6, dtype=torch.float64, seed=0):
     """Per layer, features that vary over time (N, C_f, T, V) and per-clip ones (N, C_c, V)."""
     g = torch.Generator().manual_seed(seed)
@@ -646,3 +675,35 @@ def test_knn_edge_features_match_brute_force(n, c, p, data):
             # |a|^2 + |b|^2 - 2ab (the official formula): points closer than that are ties
             scale = 1.0 + float((x[b] ** 2).sum(0).max())
             assert (d_got ** 2 <= kth ** 2 + 1e-5 * scale).all()
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "spatial"])
+@pytest.mark.parametrize("c_in,c_out", [(3, 8), (4, 8), (8, 8)])
+def test_stgcn_graph_conv_equals_the_official_conv_then_graph(strategy, c_in, c_out):
+    # Where the input is narrower than the output, ours applies the graph before the 1x1 conv
+    # (they commute; the bias picks up A's row sums). Output and gradients in float64 must be
+    # those of the official order: conv to K*C_out channels, then the einsum over partitions.
+    torch.manual_seed(0)
+    a = torch.tensor(graph.stgcn_partitions(LAYOUTS["coco17"], strategy, 1), dtype=torch.float64)
+    block = STGCNBlock(c_in, c_out, a, 1, 0.0, residual=False, edge_importance=True).double()
+    with torch.no_grad():
+        block.importance.uniform_(0.5, 1.5)
+        block.gcn.bias.normal_()
+    x = torch.randn(2, c_in, 5, 17, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(2, c_out, 5, 17, dtype=torch.float64)
+
+    def official():
+        adj = block.adjacency * block.importance
+        y = block.gcn(x)
+        return torch.einsum("nkctv,kvw->nctw", y.view(2, a.shape[0], c_out, 5, 17),
+                            adj.transpose(1, 2))
+
+    inputs = [x, block.importance, block.gcn.weight, block.gcn.bias]
+    results = []
+    for fn in (lambda: block.graph_conv(x), official):
+        out = fn()
+        results.append((out, torch.autograd.grad((out * weights).sum(), inputs)))
+    (ours, ours_g), (want, want_g) = results
+    torch.testing.assert_close(ours, want, rtol=1e-12, atol=1e-12)
+    for g, h in zip(ours_g, want_g):
+        torch.testing.assert_close(g, h, rtol=1e-12, atol=1e-12)

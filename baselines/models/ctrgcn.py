@@ -55,12 +55,18 @@ class CTRGC(nn.Module):
         self.conv3 = nn.Conv2d(c_in, c_out, 1)
         self.conv4 = nn.Conv2d(rel, c_out, 1)
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        # x: (N, C_in, T, V), a: (V, V) shared topology [target, source]
-        q, k = self.conv1(x).mean(2), self.conv2(x).mean(2)  # (N, R, V) each, pooled over T
+    def forward(self, x: torch.Tensor, a: torch.Tensor, alpha: torch.Tensor,
+                x_mean: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (N, C_in, T, V), a: (V, V) shared topology [target, source]; x_mean: x.mean(2,
+        # keepdim=True), passed in when the caller shares it between subsets
+        # conv1 and conv2 are 1x1 convs, so pooling over T before them is the same function as
+        # the official conv-then-mean, at 1/T of the cost
+        x_mean = x.mean(2, keepdim=True) if x_mean is None else x_mean  # (N, C_in, 1, V)
+        q, k = self.conv1(x_mean).squeeze(2), self.conv2(x_mean).squeeze(2)  # (N, R, V) each
         rel = torch.tanh(q.unsqueeze(-1) - k.unsqueeze(-2))  # (N, R, V, V)
         adj = self.conv4(rel) * alpha + a  # (N, C_out, V, V): a topology per channel
-        return torch.einsum("ncuv,nctv->nctu", adj, self.conv3(x))  # (N, C_out, T, V)
+        # out[n, c, t, u] = sum_v adj[n, c, u, v] x3[n, c, t, v]: one batched matrix product
+        return self.conv3(x) @ adj.transpose(-1, -2)  # (N, C_out, T, V)
 
 
 class CTRGCUnit(nn.Module):
@@ -77,9 +83,10 @@ class CTRGCUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_in, T, V) -> (N, C_out, T, V)
-        y = self.convs[0](x, self.topology[0], self.alpha)
+        x_mean = x.mean(2, keepdim=True)
+        y = self.convs[0](x, self.topology[0], self.alpha, x_mean)
         for conv, a in zip(self.convs[1:], self.topology[1:]):
-            y += conv(x, a, self.alpha)  # in place: the einsum's backward doesn't need y
+            y += conv(x, a, self.alpha, x_mean)  # in place: the product's backward doesn't need y
         y = self.bn(y)
         y += self.down(x)
         return y.relu_()

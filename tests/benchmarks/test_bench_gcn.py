@@ -1,4 +1,5 @@
-"""CPU training throughput of the skeleton GCNs: one step = forward + backward + AdamW.
+"""CPU throughput of the skeleton GCNs: training (one step = forward + backward + AdamW) and
+inference (eval-mode forward).
 
 Batch 16, one person, T = 64 and T = 32. Compare with the official code's figures in
 /work/shared/notes/PERFORMANCE.md (2 threads, T = 64): ST-GCN K=1 (18 joints) 19.1 samples/s,
@@ -47,5 +48,24 @@ def test_train_step_throughput(benchmark, case, frames):
         opt.step()
 
     benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["samples_per_s"] = BATCH / benchmark.stats.stats.median
+    benchmark.extra_info["threads"] = torch.get_num_threads()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_inference_throughput(benchmark, case):
+    """Eval-mode forward under torch.inference_mode, batch 16, T = 64."""
+    torch.set_num_threads(int(os.environ.get("AMGE_BENCH_THREADS", "2")))
+    torch.manual_seed(0)
+    name, cfg = CASES[case]
+    model = get_baseline(name).builder(**cfg).eval()
+    x = torch.randn(BATCH, 3, 64, model.layout.num_joints, 1)
+
+    def forward():
+        with torch.inference_mode():
+            return model(x)
+
+    out = benchmark.pedantic(forward, rounds=5, iterations=1, warmup_rounds=1)
+    assert out.shape == (BATCH, 20) and torch.isfinite(out).all()
     benchmark.extra_info["samples_per_s"] = BATCH / benchmark.stats.stats.median
     benchmark.extra_info["threads"] = torch.get_num_threads()
