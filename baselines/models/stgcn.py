@@ -62,24 +62,11 @@ class STGCNBlock(nn.Module):
                                           nn.BatchNorm2d(c_out))
 
     def graph_conv(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N*M, C_in, T, V) -> (N*M, C_out, T, V), summed over the K partitions:
-        # sum_k A_k (W_k x + b_k), with the official 1x1 conv (W_k, b_k) of partition k
+        # x: (N*M, C_in, T, V) -> (N*M, C_out, T, V), summed over the K partitions
         a = self.adjacency if self.importance is None else self.adjacency * self.importance
-        k, c_in = a.shape[0], x.shape[1]
-        c_out = self.gcn.out_channels // k
-        if c_in >= c_out:
-            y = self.gcn(x)  # (N*M, K*C_out, T, V)
-            nm, _, t, v = y.shape
-            return torch.einsum("nkctv,kuv->nctu", y.reshape(nm, k, -1, t, v), a)
-        # Narrower input (block 1, and the blocks that widen): the conv and the graph commute,
-        # so the graph moves the C_in input channels, not K*C_out conv outputs; the bias b_k
-        # becomes b_k times the row sums of A_k. The same function, less work.
-        xa = torch.cat([x @ a_k.t() for a_k in a], 1)  # (N*M, K*C_in, T, V)
-        w = self.gcn.weight.view(k, c_out, c_in).transpose(0, 1).reshape(c_out, k * c_in, 1, 1)
-        y = nn.functional.conv2d(xa, w)  # (N*M, C_out, T, V)
-        if self.gcn.bias is not None:
-            y += torch.einsum("kc,kuv->cu", self.gcn.bias.view(k, c_out), a).unsqueeze(1)
-        return y
+        y = self.gcn(x)  # (N*M, K*C_out, T, V)
+        nm, _, t, v = y.shape
+        return torch.einsum("nkctv,kuv->nctu", y.reshape(nm, a.shape[0], -1, t, v), a)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N*M, C_in, T, V) -> (N*M, C_out, T/stride, V)
