@@ -551,6 +551,13 @@ def run_baseline_cmd(
     device: Annotated[str, typer.Option(help="auto (a GPU when present), cpu or cuda.")] = "auto",
     weights: Annotated[Path | None, typer.Option(help="Local state-dict file to initialise "
                                                  "the model from (never downloaded).")] = None,
+    stage: Annotated[str, typer.Option(help="For a baseline that distils from a frozen sender "
+                                       "(TransM3E): 'sender' trains only the sender (it writes "
+                                       "sender.pt), 'main' trains the model with --sender, "
+                                       "'all' trains the sender into <out>/sender first "
+                                       "unless --sender is given.")] = "all",
+    sender: Annotated[Path | None, typer.Option(help="The sender.pt of a `--stage sender` run "
+                                                "(local file).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint when "
                                          "one exists.")] = True,
     checkpoint_dir: Annotated[Path | None, typer.Option(help="Where checkpoints go (default: "
@@ -575,7 +582,7 @@ def run_baseline_cmd(
                       epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                       weights=weights, resume=resume, skip_bad=skip_bad, resamples=resamples,
                       threads=threads, checkpoint_dir=checkpoint_dir,
-                      deterministic=deterministic)
+                      deterministic=deterministic, stage=stage, sender=sender)
     with RichProgress(console(stderr=True), quiet=quiet) as progress:
         result = run_baseline(opts, progress)
     if result.record is None:
@@ -588,7 +595,9 @@ def run_baseline_cmd(
     else:
         o.print("Some samples were skipped (--skip-bad): predictions are incomplete and were "
                 "not scored; see run.json.")
-    o.print(f"Run written to {result.out} (run.json, predictions/, scores.json)")
+    extra = ", sender.pt" if result.record.stage == "sender" else (
+        ", sender/" if (result.out / "sender" / "run.json").is_file() else "")
+    o.print(f"Run written to {result.out} (run.json, predictions/, scores.json{extra})")
 
 
 @app.command("bench")
