@@ -499,7 +499,8 @@ def data_check_media(
 
 @baselines_app.command("list")
 def baselines_list():
-    """List registered baselines with parameters counted from the built model vs the paper's."""
+    """List registered baselines with trainable parameters counted from the built model vs the
+    paper's (a frozen sender is left out, as the papers count)."""
     from rich.table import Table
 
     from amge_eval.baselines.registry import EXTRA_HINT, list_baselines, unavailable

@@ -54,7 +54,7 @@ supplementary Table 13 case 3), "zero" zeroes every difference (case 4).
 Trainable parameters (the count the papers print; the frozen sender is left out): TransM3E-S
 34,245,524 (MViTv2-S, 20 outputs) + 19 x 96 (19 more MCTs) + 20 x 96 (receivers) + 10,126,848
 (MCTF at width 768) = 44,376,116, the paper's 44.4M; TransM3E-B by the same count 61,031,636
-against the paper's 60.7M (docs/transm3e.md).
+against the paper's 60.7M (docs/models-transm3e.md).
 """
 
 from __future__ import annotations
@@ -193,27 +193,34 @@ class MixedAttention(nn.Module):
         self.terms = tuple(terms)
         inner = heads * (dim // heads)
         self.scale = (dim // heads) ** -0.5
+        # only the query and key projections some term uses (values: both sets, always)
+        used = {"v_r", "v_m"}
+        used |= {"q_r", "k_r", "q_m", "k_m"} if "self" in self.terms else set()
+        used |= {"q_m", "k_r"} if "qm_kr" in self.terms else set()
+        used |= {"q_r", "k_m"} if "qr_km" in self.terms else set()
         for name in ("q_r", "k_r", "v_r", "q_m", "k_m", "v_m"):
-            setattr(self, name, nn.Linear(dim, inner, bias=False))
+            setattr(self, name, nn.Linear(dim, inner, bias=False) if name in used else None)
         # one output projection per (token set, term): "r_self", "r_qm_kr", ..., "m_qr_km"
         self.out = nn.ModuleDict({f"{s}_{t}": nn.Linear(inner, dim) for s in "rm"
                                   for t in self.terms})
         self.fuse = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, dim))
 
     def forward(self, r: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        h = self.heads
-        q = {"r": _heads(self.q_r(r), h), "m": _heads(self.q_m(m), h)}  # (N, heads, k, d)
-        k = {"r": _heads(self.k_r(r), h), "m": _heads(self.k_m(m), h)}
-        v = {"r": _heads(self.v_r(r), h), "m": _heads(self.v_m(m), h)}
+        h, x = self.heads, {"r": r, "m": m}
 
-        def att(qs: str, ks: str) -> torch.Tensor:
-            return ((q[qs] * self.scale) @ k[ks].transpose(-2, -1)).softmax(-1)  # (N, h, k, k)
+        def proj(kind: str, s: str) -> torch.Tensor:  # (N, heads, k, d)
+            return _heads(getattr(self, f"{kind}_{s}")(x[s]), h)
 
-        maps = {"qm_kr": att("m", "r"), "qr_km": att("r", "m")}
+        def att(qs: str, ks: str) -> torch.Tensor:  # (N, heads, k, k)
+            return ((proj("q", qs) * self.scale) @ proj("k", ks).transpose(-2, -1)).softmax(-1)
+
+        maps = {t: att(*t_sets) for t, t_sets in (("qm_kr", "mr"), ("qr_km", "rm"))
+                if t in self.terms}
         outs = []
         for s in "rm":
-            own = dict(maps, self=att(s, s))
-            outs.append(sum(self.out[f"{s}_{t}"](_merge(own[t] @ v[s])) for t in self.terms))
+            own = dict(maps, self=att(s, s)) if "self" in self.terms else maps
+            v = proj("v", s)
+            outs.append(sum(self.out[f"{s}_{t}"](_merge(own[t] @ v)) for t in self.terms))
         return self.fuse(torch.cat(outs, dim=-1))  # (N, k, C)
 
 

@@ -24,7 +24,7 @@ in both directions, fuses each branch's tokens with its own MCTF, and averages t
 predictions at test time (so it needs skeletons at test time); its 55.4M parameters count both.
 This baseline is the one-way, frozen-sender reading of the method the three-dataset version
 describes, and predicts from RGB alone: its trainable count is TransM3E-S's 44,376,116 plus the
-adapters (430,720 for sparse KD from HD-GCN) = 44,806,836 (docs/transm3e.md).
+adapters (430,720 for sparse KD from HD-GCN) = 44,806,836 (docs/models-transm3e.md).
 """
 
 from __future__ import annotations
