@@ -560,7 +560,7 @@ def test_reproduce_keeps_video_out_of_the_main_job_and_adds_it_with_a_flag(monke
     import amge_eval.reproduce as rep
 
     assert not any(get_baseline(n).family == "video" for n in rep.DEFAULT_BASELINES)
-    assert sorted(rep.VIDEO_BASELINES) == sorted(TINY)
+    assert sorted(rep.VIDEO_BASELINES) == sorted(TINY + ["transm3e-tiny", "transm3e-gcn-tiny"])
     seen = {}
 
     def fake(baselines, **kw):
