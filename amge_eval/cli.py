@@ -890,7 +890,9 @@ def reproduce(
                                                        "and skeleton baselines).")] = None,
     video: Annotated[bool, typer.Option("--video", help="Also run the tiny CPU variants of the "
                                         "papers' video baselines (about 1-3 minutes each and "
-                                        "seed on two cores; renders the benchmark's videos).")] = False,
+                                        "seed on two cores) and of TransM3E, both versions "
+                                        "(each seed trains its sender first); renders the "
+                                        "benchmark's videos.")] = False,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
     store: Annotated[Path | None, typer.Option("--store", help="Your submissions store, where "
                                                "the reproduced entries go (default: "

@@ -233,7 +233,7 @@ def test_kd_positions():
 
 def test_the_kd_loss_reaches_the_receivers_only_in_the_second_stage():
     model = small(mct_epochs=3, fusion="none")
-    x, y = clips(), labels()
+    x = clips()
     model.train()
     model.set_epoch(2)
     first = model(x)
