@@ -693,6 +693,14 @@ def test_transm3e_end_to_end_with_its_sender_stage(bench, tmp_path):
                  sender=sender_file)
     assert again.record.train.run_key == rec["train"]["run_key"]
     assert again.record.train.resumed_from_epoch == 2
+    # entered on a board: RGB at test, RGB and its difference in training, trainable params
+    from amge_eval.leaderboard.submit import submit
+
+    entry = submit(tmp_path / "run", "synth", "transm3e-tiny", submissions_dir=tmp_path / "store",
+                   labels_dir=bench / "labels", replace=True, resamples=100).entry
+    assert list(entry.meta.modalities_train) == ["rgb", "rgb_diff"]
+    assert list(entry.meta.modalities_test) == ["rgb"]
+    assert entry.meta.params_m == round(rec["params"] / 1e6, 3)
 
 
 @pytest.mark.slow
