@@ -720,6 +720,7 @@ def test_the_journal_version_end_to_end(bench, tmp_path):
     sender_rec = json.loads((tmp_path / "gcn" / "sender" / "run.json").read_text())
     assert sender_rec["family"] == "skeleton" and sender_rec["modalities"] == ["skeleton"]
     assert rec["data_settings"]["train"]["kind"] == "video+skeleton"
+    assert rec["data_settings"]["train"]["modality"] == "rgb+skeleton"
     assert rec["data_settings"]["eval"]["kind"] == "video"
     assert rec["sender"]["architecture"]["backbone"] == "hdgcn"
     assert rec["method"]["kd"] == "sparse" and rec["method"]["sender_positions"] == [1, 3]
@@ -739,6 +740,7 @@ def test_the_paired_dataset(bench):
     video, skeleton = batch.x
     assert video.shape == (3, 3, 8, 32, 32) and skeleton.shape == (3, 3, 32, 17, 1)
     assert ds.settings()["skeleton"]["frames"] == 32
+    assert ds.settings()["modality"] == "rgb+skeleton"  # a board entry's modalities_train
     test = build_dataset("rgb", read_labels(bench / "labels", "synth", "test_seen"),
                          bench / "data", data, train=False, seed=0)
     assert test[0][0].shape == (3, 8, 32, 32)  # the [data.skeleton] table is not the video's

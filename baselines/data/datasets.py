@@ -392,8 +392,9 @@ class PairedDataset(Dataset):
         self.skeleton.set_epoch(epoch)
 
     def settings(self) -> dict:
-        return {"kind": self.kind, "video": self.video.settings(),
-                "skeleton": self.skeleton.settings()}
+        video = self.video.settings()
+        return {"kind": self.kind, "modality": f"{video.get('modality', 'rgb')}+skeleton",
+                "video": video, "skeleton": self.skeleton.settings()}
 
     def __getitem__(self, i: int):
         vi, si = self._pairs[i]
