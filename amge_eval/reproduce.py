@@ -23,7 +23,10 @@ DEFAULT_BASELINES = ("random", "all-ones", "all-zeros", "prior", "stgcn", "ctrgc
 # `reproduce --video` adds the tiny CPU variants of the papers' video baselines (1.5-4 minutes
 # each and seed on two cores; docs/models-video.md). They stay out of the default main job.
 VIDEO_BASELINES = ("c2d-r50-tiny", "i3d-r50-tiny", "slow-r50-tiny", "slowfast-r50-tiny",
-                   "mvitv2-s-tiny", "mvitv2-b-tiny", "videoswin-s-tiny", "videoswin-b-tiny")
+                   "mvitv2-s-tiny", "mvitv2-b-tiny", "videoswin-s-tiny", "videoswin-b-tiny",
+                   # the papers' own method, both versions: each seed trains its sender first
+                   # (into <seed folder>/sender), then the main branch (docs/models-transm3e.md)
+                   "transm3e-tiny", "transm3e-gcn-tiny")
 
 
 @dataclass

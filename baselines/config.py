@@ -99,13 +99,19 @@ class RunConfig:
 
 
 def data_settings_class(spec: BaselineSpec) -> type | None:
-    """The loader settings class of the baseline's inputs; None for baselines without media."""
-    if spec.modalities in (("none",), ("labels",)):
+    """The loader settings class of the baseline's inputs (in training, where they are more than
+    at test time); None for baselines without media."""
+    inputs = set(spec.train_modalities or spec.modalities)
+    if inputs <= {"none", "labels"}:
         return None
-    if spec.modalities == ("skeleton",):
+    if inputs == {"skeleton"}:
         from .data.skeleton import SkeletonSettings
 
         return SkeletonSettings
+    if "skeleton" in inputs:  # video and skeletons: the video table with a [data.skeleton] one
+        from .data.paired import VideoSkeletonSettings
+
+        return VideoSkeletonSettings
     from .data.video import VideoSettings
 
     return VideoSettings

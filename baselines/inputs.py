@@ -1,5 +1,8 @@
 """Build the dataset a baseline reads, from its inputs and the config's [data] table.
 
+"rgb+skeleton" pairs the video clips and skeletons of each sample (the [data] table is the video
+loader's with a [data.skeleton] table for the skeleton loader; baselines/data/paired.py).
+
 [data] keys are the loader settings of the baseline's inputs (baselines/data: SkeletonSettings,
 VideoSettings; docs/data.md). A video loader's ``modality`` comes from the baseline's registered
 inputs ("rgb", "rgb_diff" or "rgb+rgb_diff"), so a model registered for RGB and RGB-difference
@@ -22,10 +25,19 @@ def build_dataset(modality: str, labels: LabelSet, data_root: Path, data_cfg: di
                   train: bool, seed: int, skip_bad: bool = False, temporal_views: int = 1,
                   spatial_views: int = 1):
     """``modality`` is the baseline's inputs joined with "+" (BaselineSpec.modality)."""
-    from amge_eval.baselines.data.datasets import SkeletonDataset, VideoDataset
+    from amge_eval.baselines.data.datasets import PairedDataset, SkeletonDataset, VideoDataset
     from amge_eval.baselines.data.video import MODALITIES as VIDEO_INPUTS
 
     settings = dict(data_cfg)
+    skeleton_table = settings.pop("skeleton", None)  # [data.skeleton] of a paired config
+    if modality == "rgb+skeleton":
+        kw = dict(train=train, seed=seed, skip_bad=skip_bad, temporal_views=temporal_views,
+                  spatial_views=spatial_views)
+        return PairedDataset(build_dataset("rgb", labels, data_root, settings, **kw),
+                             build_dataset("skeleton", labels, data_root,
+                                           skeleton_table or {}, **kw))
+    if modality == "skeleton" and skeleton_table is not None:
+        settings = dict(skeleton_table)
     settings.setdefault("seed", seed)
     if modality == "skeleton":
         if spatial_views != 1:

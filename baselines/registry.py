@@ -47,6 +47,12 @@ class BaselineSpec:
     # Why the built model's parameter count differs from the papers' #PM, where no known
     # configuration has the papers' count; shown by `baselines list` and kept in run records.
     params_note: str | None = None
+    # Inputs in training where they differ from the test-time ones (TransM3E trains on RGB and
+    # the RGB difference, tests on RGB); None = ``modalities``.
+    train_modalities: tuple[str, ...] | None = None
+    # A baseline that distils from a separately trained, frozen sender (TransM3E): the [model]
+    # table -> the SenderPlan of the sender stage, or None when that config needs no sender.
+    sender: Callable[[dict], SenderPlan | None] | None = None
 
     @property
     def modality(self) -> str:
@@ -54,8 +60,24 @@ class BaselineSpec:
         return "+".join(self.modalities)
 
     @property
+    def train_modality(self) -> str:
+        """The training loader's key (``modality`` unless the baseline trains on more)."""
+        return "+".join(self.train_modalities or self.modalities)
+
+    @property
     def config_path(self) -> Path:
         return CONFIG_DIR / f"{self.name}.toml"
+
+
+@dataclass(frozen=True)
+class SenderPlan:
+    """The sender stage of a distilling baseline (`run-baseline NAME --stage sender`): what the
+    runner trains first and hands on to the main stage as a file."""
+
+    modality: str  # the sender's inputs, the loader's key ("rgb_diff", "skeleton")
+    family: str  # "video" or "skeleton": the sender run's family in its run record
+    build: Callable  # () -> the sender as a classifier: its inputs -> (N, 20) logits
+    describe: dict  # its inputs and architecture; a --sender file must hold the same
 
 
 _REGISTRY: dict[str, BaselineSpec] = {}
@@ -65,12 +87,17 @@ _UNAVAILABLE: dict[str, str] = {}  # model module -> the missing package it need
 def register_baseline(name: str, *, family: str, modalities: tuple[str, ...] | str,
                       config: type | None = None, paper_name: str | None = None,
                       paper_params_m: float | None = None, description: str = "",
-                      params_note: str | None = None):
+                      params_note: str | None = None,
+                      train_modalities: tuple[str, ...] | None = None,
+                      sender: Callable[[dict], SenderPlan | None] | None = None):
     """Decorator: register ``builder`` under ``name``."""
     if family not in BASELINE_FAMILIES:
         raise ValueError(f"family must be one of {BASELINE_FAMILIES}, not {family!r}")
     mods = split_modalities(modalities) if isinstance(modalities, str) else tuple(modalities)
     split_modalities("+".join(mods))  # every part known, none twice
+    if train_modalities is not None:
+        train_modalities = tuple(train_modalities)
+        split_modalities("+".join(train_modalities))
 
     def wrap(builder: Callable) -> Callable:
         if name in _REGISTRY and _REGISTRY[name].module != builder.__module__:
@@ -78,7 +105,8 @@ def register_baseline(name: str, *, family: str, modalities: tuple[str, ...] | s
                              f"and {builder.__module__})")
         doc = description or ((builder.__doc__ or "").strip().splitlines() or [""])[0]
         _REGISTRY[name] = BaselineSpec(name, family, mods, builder, config, paper_name,
-                                       paper_params_m, doc, builder.__module__, params_note)
+                                       paper_params_m, doc, builder.__module__, params_note,
+                                       train_modalities, sender)
         return builder
 
     return wrap

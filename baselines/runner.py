@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from amge_eval.harness.records.run import (
     DeviceInfo,
     EvalViews,
     GitInfo,
+    SenderInfo,
     SkippedSample,
     TrainInfo,
     WeightsInfo,
@@ -78,6 +79,11 @@ class RunOptions:
     preset: str | None = None  # config preset (baselines/configs/presets/<preset>/); None = default
     threads: int | None = None  # torch CPU threads (default: torch's choice; 1 if deterministic)
     deterministic: bool = False  # pin every numerical knob (baselines/determinism.py)
+    # A distilling baseline (TransM3E): "sender" trains only its sender, "main" the model with
+    # the sender file ``sender``; "all" trains the sender into <out>/sender first unless one is
+    # given. Other baselines: "all" or "main" (the same one run).
+    stage: str = "all"
+    sender: Path | None = None
 
 
 @dataclass
@@ -89,8 +95,13 @@ class RunResult:
     report: object = None  # the harness ScoreReport (None when not scored)
 
 
-def default_out(dataset: str, baseline: str, seed: int) -> Path:
-    return Path("runs") / dataset / f"{baseline}-seed{seed}"
+STAGES = ("all", "main", "sender")
+SENDER_FILE = "sender.pt"  # what a sender stage leaves in its run folder for the main stage
+
+
+def default_out(dataset: str, baseline: str, seed: int, stage: str = "all") -> Path:
+    suffix = "-sender" if stage == "sender" else ""
+    return Path("runs") / dataset / f"{baseline}{suffix}-seed{seed}"
 
 
 def _git() -> GitInfo:
@@ -125,7 +136,8 @@ def _prepare_out(out: Path) -> None:
                         f"write to", code="E601")
     if out.is_dir():
         foreign = [p.name for p in out.iterdir()
-                   if p.name not in ("run.json", "config.toml", "predictions", "scores.json")]
+                   if p.name not in ("run.json", "config.toml", "predictions", "scores.json",
+                                     "sender", SENDER_FILE)]
         if foreign:
             raise AmgeError(f"--out {out} holds other files ({', '.join(sorted(foreign)[:3])}); "
                             f"choose an empty or a previous run's folder", code="E812")
@@ -189,10 +201,36 @@ def _device_record(device) -> DeviceInfo:
 
 
 def run_key(spec: BaselineSpec, dataset: str, cfg: RunConfig, seed: int, train_fp: str,
-            world: int) -> str:
-    text = json.dumps({"baseline": spec.name, "dataset": dataset, "config": cfg.to_dict(),
-                       "seed": seed, "train_labels": train_fp, "world": world}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+            world: int, extra: dict | None = None) -> str:
+    """``extra``: what else determines the run (a stage, the sender file's sha256)."""
+    facts = {"baseline": spec.name, "dataset": dataset, "config": cfg.to_dict(), "seed": seed,
+             "train_labels": train_fp, "world": world}
+    if extra:
+        facts["extra"] = extra
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_stage(opts: RunOptions, spec: BaselineSpec, plan) -> None:
+    """Refuse --stage/--sender combinations that cannot run, before any work (E823, E822)."""
+    if opts.stage not in STAGES:
+        raise AmgeError(f"--stage must be one of {', '.join(STAGES)}, not {opts.stage!r}",
+                        code="E823")
+    if plan is None and (opts.stage == "sender" or opts.sender is not None):
+        why = ("has no sender stage" if spec.sender is None else
+               "distils from no sender with this config ([model].kd = 'none')")
+        what = "--stage sender" if opts.stage == "sender" else "--sender"
+        raise AmgeError(f"{spec.name} {why}; drop {what}", code="E823")
+    if opts.stage == "sender" and opts.sender is not None:
+        raise AmgeError("--stage sender trains a sender; --sender gives one to the main stage; "
+                        "use one of them", code="E823")
+    if plan is not None and opts.stage == "main" and opts.sender is None:
+        raise AmgeError(f"{spec.name} distils from a frozen sender: pass --sender FILE (the "
+                        f"{SENDER_FILE} of `amge-eval run-baseline {spec.name} --stage sender`),"
+                        f" or use --stage all to train one first", code="E822")
+    if opts.sender is not None and not Path(opts.sender).expanduser().is_file():
+        raise AmgeError(f"Sender file {opts.sender} not found; train one with `amge-eval "
+                        f"run-baseline {spec.name} --stage sender` (it writes {SENDER_FILE} "
+                        f"into its run folder)", code="E822")
 
 
 def _config_toml(cfg: RunConfig) -> str:
@@ -215,9 +253,17 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
     preset = None if opts.preset in (None, DEFAULT_PRESET) else opts.preset
     cfg = load_config(spec, opts.config_file, list(opts.overrides), opts.epochs, opts.batch_size,
                       preset=preset, paper_version=card.paper_version)
+    plan = spec.sender(cfg.model) if spec.sender is not None else None
+    _check_stage(opts, spec, plan)
     data_root = Path(opts.data_root).expanduser() if opts.data_root else default_data_root()
-    out = Path(opts.out) if opts.out else default_out(opts.dataset, spec.name, opts.seed)
+    out = Path(opts.out) if opts.out else default_out(opts.dataset, spec.name, opts.seed,
+                                                     opts.stage)
     _prepare_out(out)
+    if plan is not None and opts.stage == "all" and opts.sender is None:
+        # the sender stage first, into <out>/sender; its sender.pt goes to the main stage
+        sender_run = run_baseline(replace(opts, stage="sender", out=out / "sender"), progress)
+        opts = replace(opts, stage="main", sender=sender_run.out / SENDER_FILE)
+    stage = opts.stage if plan is not None else None
     generated = _ensure_dataset(opts, labels_dir, data_root, spec, progress)
     labels = {s: read_labels(labels_dir, opts.dataset, s) for s in ("train", *EVAL_SPLITS)}
     timing: dict[str, float] = {}
@@ -239,7 +285,8 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
                  "skipped_samples": {}, "world_size": 1, "weights": None}
         main = True
     else:
-        preds, extra, main = _run_torch(spec, cfg, opts, labels, data_root, timing, progress)
+        preds, extra, main = _run_torch(spec, cfg, opts, labels, data_root, timing, progress,
+                                        plan if stage == "sender" else None, out)
     if not main:  # other ranks of a torchrun job write nothing
         return RunResult(out, None, None)
 
@@ -258,16 +305,21 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
     timing["score_s"] = time.perf_counter() - t0
     timing["total_s"] = time.perf_counter() - t_start
     params = extra.pop("params")
+    sender_stage = stage == "sender"
     record = RunRecord(
         created=datetime.now(UTC).isoformat(timespec="seconds"), baseline=spec.name,
-        paper_name=spec.paper_name, family=spec.family, modalities=list(spec.modalities),
+        paper_name=None if sender_stage else spec.paper_name,
+        family=plan.family if sender_stage else spec.family,
+        modalities=plan.modality.split("+") if sender_stage else list(spec.modalities),
         dataset=opts.dataset, dataset_paper_version=card.paper_version,
         label_fingerprints={s: labels[s].fingerprint for s in labels},
         config=msgspec.to_builtins(cfg.to_dict()), config_sha256=cfg.digest(), preset=preset,
         seed=opts.seed,
         git=_git(), environment=environment(), command=_command(),
-        timing={k: round(v, 3) for k, v in timing.items()}, paper_params_m=spec.paper_params_m,
-        params=params, params_m=round(params / 1e6, 3), params_note=spec.params_note,
+        timing={k: round(v, 3) for k, v in timing.items()},
+        paper_params_m=None if sender_stage else spec.paper_params_m,
+        params=params, params_m=round(params / 1e6, 3),
+        params_note=None if sender_stage else spec.params_note, stage=stage,
         predictions={s: f"predictions/{s}.npz" for s in EVAL_SPLITS},
         scores="scores.json" if scored else None, benchmark_manifest=generated,
         container=container_from_env(), **extra)
@@ -276,11 +328,14 @@ def run_baseline(opts: RunOptions, progress: Progress = NULL_PROGRESS) -> RunRes
     return RunResult(out, record, scored, summary, report)
 
 
-def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, timing, progress):
+def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, timing, progress,
+               sender_plan=None, out: Path | None = None):
+    """Train and predict. With ``sender_plan`` (the sender stage) the sender is the model: it
+    trains and predicts on the sender's inputs, and leaves ``out/sender.pt`` for the main stage."""
     import torch
 
     from . import training
-    from .distributed import init_from_env, shutdown
+    from .distributed import barrier, init_from_env, shutdown
     from .inputs import build_dataset
 
     determinism = None
@@ -303,29 +358,51 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
             raise AmgeError(f"model.persons = {cfg.model['persons']} but data.max_persons = "
                             f"{cfg.data.get('max_persons', 1)}; the model's person slots must "
                             f"match the loader's (set both)", code="E803")
-        model = spec.builder(num_muscles=20, **cfg.model)
+        data_cfg, train_inputs, test_inputs = cfg.data, spec.train_modality, spec.modality
+        key_extra, sender = None, None
+        if sender_plan is not None:  # the sender stage: one view per clip, the sender's inputs
+            model = sender_plan.build()
+            data_cfg = {**cfg.data, "train_views": 1} if "train_views" in cfg.data else cfg.data
+            train_inputs = test_inputs = sender_plan.modality
+            key_extra = {"stage": "sender"}
+        else:
+            model = spec.builder(num_muscles=20, **cfg.model)
         if hasattr(model, "fit_labels"):  # a model whose outputs depend on the train labels
             model.fit_labels(labels["train"])
+        if hasattr(model, "check_data_settings"):
+            model.check_data_settings(data_cfg)
         weights = training.load_weights(model, opts.weights) if opts.weights else None
+        if opts.sender is not None and sender_plan is None:
+            sender = model.load_sender(Path(opts.sender).expanduser())
+            key_extra = {"stage": "main", "sender_sha256": sender.sha256}
         if d.enabled and device.type == "cuda" and cfg.train.batchnorm == "batch":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(device)
-        params = sum(p.numel() for p in model.parameters())
+        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         t0 = time.perf_counter()
-        train_set = build_dataset(spec.modality, labels["train"], data_root, cfg.data, train=True,
+        train_set = build_dataset(train_inputs, labels["train"], data_root, data_cfg, train=True,
                                   seed=opts.seed, skip_bad=opts.skip_bad)
-        key = run_key(spec, opts.dataset, cfg, opts.seed, labels["train"].fingerprint, d.world)
+        key = run_key(spec, opts.dataset, cfg, opts.seed, labels["train"].fingerprint, d.world,
+                      key_extra)
         ckpt_root = Path(opts.checkpoint_dir) if opts.checkpoint_dir else amge_home() / "checkpoints"
         checkpoint = ckpt_root / key / "last.pt"
         state = training.train(model, train_set, cfg.train, device, d, opts.seed, checkpoint, key,
                                opts.resume, progress)
         timing["train_s"] = time.perf_counter() - t0
         timing["train_compute_s"] = state.seconds
+        if sender_plan is not None:
+            if d.main:
+                _write_sender(out / SENDER_FILE, model, spec, sender_plan, {
+                    "run_key": key, "config_sha256": cfg.digest(), "seed": opts.seed,
+                    "dataset": opts.dataset, "train_labels": labels["train"].fingerprint,
+                    "epochs": state.epoch, "git_commit": _git().commit})
+            barrier(d)  # the other ranks' main stage reads it
         t0 = time.perf_counter()
         preds, skipped, settings = {}, {}, {}
         skipped["train"] = _skipped(train_set)
         for split in EVAL_SPLITS:
-            ds = build_dataset(spec.modality, labels[split], data_root, cfg.data, train=False,
+            ds = build_dataset(test_inputs, labels[split], data_root, data_cfg, train=False,
                                seed=opts.seed, skip_bad=opts.skip_bad,
                                temporal_views=cfg.eval.temporal_views,
                                spatial_views=cfg.eval.spatial_views)
@@ -338,6 +415,11 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
         timing["eval_s"] = time.perf_counter() - t0
         extra = {
             "params": int(params),
+            "params_frozen": int(frozen) or None,
+            "sender": SenderInfo(file=sender.file, sha256=sender.sha256, baseline=sender.baseline,
+                                 architecture=sender.sender, run=sender.run)
+            if sender is not None else None,
+            "method": model.settings() if hasattr(model, "settings") else None,
             "epochs": state.epoch,
             "train": TrainInfo(losses=[round(x, 6) for x in state.losses or []],
                                steps=state.step, checkpoint=f"{key}/last.pt", run_key=key,
@@ -358,6 +440,18 @@ def _run_torch(spec, cfg: RunConfig, opts: RunOptions, labels, data_root: Path, 
         return preds, extra, d.main
     finally:
         shutdown(d)
+
+
+def _write_sender(path: Path, model, spec: BaselineSpec, plan, run: dict) -> None:
+    """The trained sender as the main stage loads it (TransM3E.load_sender): its state dict, its
+    architecture (checked against the main stage's config) and where it came from."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    torch.save({"kind": "amge-eval-sender", "baseline": spec.name, "sender": plan.describe,
+                "run": run, "model": model.state_dict()}, tmp)
+    os.replace(tmp, path)
 
 
 def _skipped(ds) -> list[SkippedSample]:

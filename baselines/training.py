@@ -113,8 +113,11 @@ def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def prepare_input(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """A batch on ``device``; 5-D clips channels-last when asked."""
+def prepare_input(x, device: torch.device, channels_last: bool):
+    """A batch on ``device``; 5-D clips channels-last when asked; a tuple (paired inputs) part by
+    part."""
+    if isinstance(x, tuple):
+        return tuple(prepare_input(part, device, channels_last) for part in x)
     x = x.to(device, non_blocking=True)
     if channels_last and x.ndim == 5:
         x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -168,8 +171,10 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
     """Train in place; checkpoint after every epoch; resume from the checkpoint when present.
 
     The loss is the multi-label loss of ``cfg.loss`` unless the model defines its own
-    ``training_loss(outputs, y, rows)`` (rows: the samples' rows in the split's labels), as the
-    HAR + lookup baseline does; ``predict`` likewise uses a model's ``muscle_scores``."""
+    ``training_loss(outputs, y, rows, loss=cfg.loss)`` (rows: the samples' rows in the split's
+    labels), as the HAR + lookup baseline (activity cross-entropy) and TransM3E (the multi-label
+    loss plus distillation) do; ``predict`` likewise uses a model's ``muscle_scores``. A model
+    with ``set_epoch(epoch)`` is told each epoch before it starts (TransM3E's two stages)."""
     optimizer = make_optimizer(model, cfg)
     state = TrainState(losses=[])
     if resume and checkpoint.is_file():
@@ -196,7 +201,8 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
     ddp_model = model
     if d.enabled:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=getattr(model, "may_leave_parameters_unused", False))
     step_model = torch.compile(ddp_model) if cfg.compile else ddp_model
     use_amp = cfg.amp and device.type == "cuda"
     amp_dtype = autocast_dtype(device) if use_amp else torch.float16
@@ -208,6 +214,8 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         sampler.set_epoch(epoch)
+        if hasattr(model, "set_epoch"):
+            model.set_epoch(epoch)
         ddp_model.train()
         if cfg.batchnorm == "frozen":
             _freeze_batchnorm(ddp_model)
@@ -220,9 +228,9 @@ def train(model, dataset, cfg: TrainConfig, device: torch.device, d: Dist, seed:
                 group["lr"] = cfg.lr * lr_factor(state.step, total, warmup)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 out = step_model(x)
-                if hasattr(model, "training_loss"):  # a model with its own objective (HAR)
+                if hasattr(model, "training_loss"):  # a model with its own objective
                     rows = torch.as_tensor(dataset.rows, device=device)[batch.index.to(device)]
-                    per_sample = model.training_loss(out, y, rows)
+                    per_sample = model.training_loss(out, y, rows, loss=cfg.loss)
                 else:
                     per_sample = multilabel_loss(out, y, cfg.loss)
             # sum over this rank's samples / global batch size, times world: DDP's gradient

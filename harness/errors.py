@@ -178,6 +178,8 @@ OTHER_CODES: dict[str, str] = {
     "E819": "bench option invalid (--video-size, --steps, --batch-size, a non-video baseline)",
     "E820": "model setting out of range",
     "E821": "model input of the wrong shape",
+    "E822": "sender file missing, unreadable or of another architecture (--sender)",
+    "E823": "--stage or --sender does not fit the baseline or its config",
     "E830": "optional dependency not installed (the message names the extra)",
     # containers and tables (baselines/launch.py, amge_eval/tables/)
     "E860": "container engine unusable (--container: not installed, or an option it refuses)",

@@ -94,8 +94,11 @@ def _runner_inputs(folder: Path, dataset: str) -> tuple[RunRecord, list[Path]]:
 def _meta_from_run(run: RunRecord, title: str) -> dict:
     """Entry defaults taken from a run record; explicit metadata overrides them."""
     mods = list(run.modalities) or ["none"]
+    # what the training loader read, where it read more than the test inputs (TransM3E's
+    # RGB difference or skeletons, late fusion's RGB difference)
+    train_mods = str(run.data_settings.train.get("modality") or "").split("+")
     out = {"family": run.family, "authors": ["amge-eval baselines"],
-           "modalities_train": mods, "modalities_test": mods,
+           "modalities_train": train_mods if all(train_mods) else mods, "modalities_test": mods,
            "training_data": f"{title} train split", "pretraining": "not stated",
            "preset": run.preset or "default",
            "notes": f"Reproduced with `amge-eval run-baseline {run.baseline}"

@@ -108,7 +108,8 @@ class Skipped(NamedTuple):
 
 
 class Batch(NamedTuple):
-    x: torch.Tensor  # (B, C, T, ...) or (B, views, C, T, ...) float32
+    x: torch.Tensor | tuple  # (B, C, T, ...) or (B, views, C, T, ...) float32; a tuple of
+    # such tensors for paired inputs (video, skeleton)
     y: torch.Tensor  # (B, 20) float32
     index: torch.Tensor  # (B,) int64, positions in the dataset
     skipped: list  # Skipped items of this batch (only under skip_bad)
@@ -123,7 +124,11 @@ def collate(items) -> Batch:
     skipped = [it for it in items if isinstance(it, Skipped)]
     if not kept:
         return Batch(torch.zeros(0), torch.zeros(0, 20), torch.zeros(0, dtype=torch.int64), skipped)
-    return Batch(torch.stack([it[0] for it in kept]), torch.stack([it[1] for it in kept]),
+    if isinstance(kept[0][0], tuple):  # paired inputs: stack each part
+        x = tuple(torch.stack([it[0][j] for it in kept]) for j in range(len(kept[0][0])))
+    else:
+        x = torch.stack([it[0] for it in kept])
+    return Batch(x, torch.stack([it[1] for it in kept]),
                  torch.tensor([int(it[2]) for it in kept], dtype=torch.int64), skipped)
 
 
@@ -349,6 +354,54 @@ class VideoDataset(_Clips):
             return Skipped(self.sample_ids[i], exc.message.split(". Check that", 1)[0])
         x = views[0] if len(views) == 1 else torch.stack(views)
         return x, self._y[i], i
+
+
+class PairedDataset(Dataset):
+    """Video clips and skeletons of the same samples: x is (video clip, skeleton clip).
+
+    Built from a VideoDataset and a SkeletonDataset over one label split; a sample either of them
+    left out (``skip_bad``) is left out of the pair and listed in ``skipped``.
+    """
+
+    kind = "video+skeleton"
+
+    def __init__(self, video: VideoDataset, skeleton: SkeletonDataset):
+        if video.labels is not skeleton.labels and video.labels.fingerprint != skeleton.labels.fingerprint:
+            raise ValueError("a paired dataset needs the video and skeletons of one label split")
+        at_video = {int(r): i for i, r in enumerate(video.rows)}
+        at_skeleton = {int(r): i for i, r in enumerate(skeleton.rows)}
+        common = [r for r in at_video if r in at_skeleton]
+        self.video, self.skeleton = video, skeleton
+        self.labels = video.labels
+        self.train = video.train
+        self.rows = np.asarray(common, dtype=np.int64)
+        self._pairs = [(at_video[r], at_skeleton[r]) for r in common]
+        seen = {s.sample_id for s in video.skipped}
+        self.skipped = list(video.skipped) + [s for s in skeleton.skipped if s.sample_id not in seen]
+        self.sample_ndim = video.sample_ndim
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @property
+    def sample_ids(self) -> list[str]:
+        return self.labels.sample_ids[self.rows].tolist()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.video.set_epoch(epoch)
+        self.skeleton.set_epoch(epoch)
+
+    def settings(self) -> dict:
+        video = self.video.settings()
+        return {"kind": self.kind, "modality": f"{video.get('modality', 'rgb')}+skeleton",
+                "video": video, "skeleton": self.skeleton.settings()}
+
+    def __getitem__(self, i: int):
+        vi, si = self._pairs[i]
+        item = self.video[vi]
+        if isinstance(item, Skipped):
+            return item
+        return (item[0], self.skeleton[si][0]), item[1], i
 
 
 def check_media(dataset: str, split: str, *, labels_dir=None, data_root=None, video_root=None,

@@ -4,9 +4,10 @@ An activity classifier over the seen (training) activities, then a lookup table 
 its training label vector: "Unseen actions are classified as one of the seen action classes and
 the muscle activations of this known class is assigned to that unseen action." It is the
 memoriser of the benchmark: on seen activities recognising the activity is enough, on unseen
-ones it can only answer with some seen activity's muscles. The papers train it on MViTv2-S; here
-the backbone is one of the skeleton GCNs (HD-GCN by default), trained with cross-entropy over
-the train split's activities.
+ones it can only answer with some seen activity's muscles. The papers train it on MViTv2-S
+("HARL is trained using MViTv2-S"): ``har-lookup-video`` does that (a video baseline as the
+backbone, MViTv2-S by default); ``har-lookup`` uses one of the skeleton GCNs (HD-GCN by default).
+Both train with cross-entropy over the train split's activities.
 
 ``lookup = "hard"`` (the papers') scores each muscle 1 if the most probable activity works it,
 else 0; ``"soft"`` scores it by the classifier's probability that the activity works it
@@ -41,8 +42,16 @@ class HARLookupConfig:
     backbone_options: dict[str, Any] = field(default_factory=dict)  # its [model] keys
 
 
+@dataclass(frozen=True)
+class HARLookupVideoConfig:
+    backbone: Literal["mvitv2-s", "mvitv2-b", "c2d-r50", "i3d-r50", "slow-r50", "slowfast-r50",
+                      "videoswin-s", "videoswin-b"] = "mvitv2-s"  # the papers' HARL backbone
+    lookup: Literal["hard", "soft"] = "hard"
+    backbone_options: dict[str, Any] = field(default_factory=dict)  # its [model] keys
+
+
 class HARLookup(nn.Module):
-    def __init__(self, cfg: HARLookupConfig):
+    def __init__(self, cfg: HARLookupConfig | HARLookupVideoConfig):
         super().__init__()
         self.cfg = cfg
         self.backbone: nn.Module | None = None  # built by fit_labels: its width is the activities
@@ -73,10 +82,11 @@ class HARLookup(nn.Module):
             raise RuntimeError("har-lookup must be fitted to the train labels first")
         return self.backbone(x)
 
-    def training_loss(self, logits: torch.Tensor, y: torch.Tensor, rows: torch.Tensor
-                      ) -> torch.Tensor:
+    def training_loss(self, logits: torch.Tensor, y: torch.Tensor, rows: torch.Tensor,
+                      loss: str = "bce") -> torch.Tensor:
         """Per-sample cross-entropy against each sample's training activity (rows: the samples'
-        rows in the train labels)."""
+        rows in the train labels); ``loss`` ([train].loss, for multi-label models) does not
+        apply."""
         return F.cross_entropy(logits.float(), self.activity_of_row[rows], reduction="none")
 
     def muscle_scores(self, logits: torch.Tensor) -> torch.Tensor:
@@ -97,4 +107,19 @@ def build_har_lookup(num_muscles: int = 20, **model_cfg) -> HARLookup:
                         code="E820")
     if num_muscles != 20:
         raise AmgeError("har-lookup looks up the 20 muscle groups", code="E820")
+    return HARLookup(cfg)
+
+
+@register_baseline("har-lookup-video-tiny", family="video", modalities=("rgb",),
+                   config=HARLookupVideoConfig,
+                   description="HAR + lookup on mvitv2-s-tiny's network, for CPU runs "
+                               "(baselines/configs/har-lookup-video-tiny.toml)")
+@register_baseline("har-lookup-video", family="video", modalities=("rgb",),
+                   config=HARLookupVideoConfig, paper_name="HAR Lookup")
+def build_har_lookup_video(num_muscles: int = 20, **model_cfg) -> HARLookup:
+    """An activity classifier on a video backbone (MViTv2-S, as the papers' HARL) plus the seen
+    activities' label table."""
+    cfg = make_config(HARLookupVideoConfig, model_cfg, "har-lookup-video")
+    if num_muscles != 20:
+        raise AmgeError("har-lookup-video looks up the 20 muscle groups", code="E820")
     return HARLookup(cfg)

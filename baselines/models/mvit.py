@@ -170,19 +170,21 @@ class MultiscaleAttention(nn.Module):
         for p in (self.rel_pos_h, self.rel_pos_w, self.rel_pos_t):
             nn.init.trunc_normal_(p, std=0.02)
 
-    def _pool(self, x: torch.Tensor, name: str, thw: Triple) -> tuple[torch.Tensor, Triple]:
+    def _pool(self, x: torch.Tensor, name: str, thw: Triple, k: int) -> tuple[torch.Tensor, Triple]:
         pool = getattr(self, f"pool_{name}")
         if pool is None:
             return x, thw
-        x, thw = pool_patches(x, pool, thw, self.k)
+        x, thw = pool_patches(x, pool, thw, k)
         return getattr(self, f"norm_{name}")(x), thw
 
-    def rel_pos_bias(self, q: torch.Tensor, q_thw: Triple, k_thw: Triple) -> torch.Tensor:
+    def rel_pos_bias(self, q: torch.Tensor, q_thw: Triple, k_thw: Triple,
+                     k: int | None = None) -> torch.Tensor:
         """(B, heads, Nq, C) queries -> (B, heads, Pq, Pk) bias of the patch-to-patch scores."""
+        k = self.k if k is None else k
         b, n, _, c = q.shape
         qt, qh, qw = q_thw
         kt, kh, kw = k_thw
-        qp = q[:, :, self.k:].reshape(b, n, qt, qh, qw, c)
+        qp = q[:, :, k:].reshape(b, n, qt, qh, qw, c)
         rt = torch.einsum("bntyxc,tkc->bntyxk", qp, rel_table(self.rel_pos_t, qt, kt))
         rh = torch.einsum("bntyxc,ykc->bntyxk", qp, rel_table(self.rel_pos_h, qh, kh))
         rw = torch.einsum("bntyxc,xkc->bntyxk", qp, rel_table(self.rel_pos_w, qw, kw))
@@ -190,18 +192,21 @@ class MultiscaleAttention(nn.Module):
                 + rw[..., None, None, :])  # (B, heads, qt, qh, qw, kt, kh, kw)
         return bias.reshape(b, n, qt * qh * qw, kt * kh * kw)
 
-    def forward(self, x: torch.Tensor, thw: Triple) -> tuple[torch.Tensor, Triple]:
-        # x: (B, k + T*H*W, C_in) -> (B, k + T'*H'*W', C_out), with the query's grid T'H'W'
+    def forward(self, x: torch.Tensor, thw: Triple,
+                tokens: int | None = None) -> tuple[torch.Tensor, Triple]:
+        # x: (B, k + T*H*W, C_in) -> (B, k + T'*H'*W', C_out), with the query's grid T'H'W';
+        # ``tokens`` overrides k for one call (TransM3E's first stage runs without its receivers)
+        t = self.k if tokens is None else tokens
         b, n, _ = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, heads, N, head_dim)
-        q, q_thw = self._pool(q, "q", thw)  # (B, heads, k + Pq, head_dim)
-        k, k_thw = self._pool(k, "k", thw)  # (B, heads, k + Pk, head_dim)
-        v, _ = self._pool(v, "v", thw)
+        q, q_thw = self._pool(q, "q", thw, t)  # (B, heads, k + Pq, head_dim)
+        k, k_thw = self._pool(k, "k", thw, t)  # (B, heads, k + Pk, head_dim)
+        v, _ = self._pool(v, "v", thw, t)
         attn = (q * self.scale) @ k.transpose(-2, -1)  # (B, heads, k + Pq, k + Pk)
-        attn[:, :, self.k:, self.k:] += self.rel_pos_bias(q, q_thw, k_thw)
+        attn[:, :, t:, t:] += self.rel_pos_bias(q, q_thw, k_thw, t)
         out = attn.softmax(dim=-1) @ v  # (B, heads, k + Pq, head_dim)
-        out[:, :, self.k:] += q[:, :, self.k:]  # residual pooling, patch tokens only
+        out[:, :, t:] += q[:, :, t:]  # residual pooling, patch tokens only
         out = out.transpose(1, 2).reshape(b, -1, self.dim_out)  # (B, k + Pq, C_out)
         return self.proj(out), q_thw
 
@@ -234,13 +239,15 @@ class MultiscaleBlock(nn.Module):
         self.mlp = Mlp(plan.dim_out, int(plan.dim_out * cfg.mlp_ratio))
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, x: torch.Tensor, thw: Triple) -> tuple[torch.Tensor, Triple]:
-        # x: (B, k + T*H*W, C_in) -> (B, k + T'*H'*W', C_out)
+    def forward(self, x: torch.Tensor, thw: Triple,
+                tokens: int | None = None) -> tuple[torch.Tensor, Triple]:
+        # x: (B, k + T*H*W, C_in) -> (B, k + T'*H'*W', C_out); ``tokens`` overrides k
+        t = self.k if tokens is None else tokens
         x_norm = self.norm1(x)
-        attn, new_thw = self.attn(x_norm, thw)
+        attn, new_thw = self.attn(x_norm, thw, t)
         skip = x if self.proj is None else self.proj(x_norm)  # (B, k + THW, C_out)
         if self.pool_skip is not None:
-            skip, _ = pool_patches(skip, self.pool_skip, thw, self.k)  # (B, k + T'H'W', C_out)
+            skip, _ = pool_patches(skip, self.pool_skip, thw, t)  # (B, k + T'H'W', C_out)
         x = skip + self.drop_path(attn)
         return x + self.drop_path(self.mlp(self.norm2(x))), new_thw
 

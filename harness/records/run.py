@@ -17,7 +17,8 @@ import msgspec
 
 from .base import Count, Environment, Record, Sha256
 
-RUN_SCHEMA_VERSION = "2.3"  # 2.1: determinism; 2.2: container; 2.3: params_note, weights.key_map
+RUN_SCHEMA_VERSION = "2.4"  # 2.1: determinism; 2.2: container; 2.3: params_note, weights.key_map;
+# 2.4: stage, sender, params_frozen, method (TransM3E)
 
 
 class GitInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -48,6 +49,14 @@ class WeightsInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     unexpected: list[str]  # tensors of the file the model does not have
     missing: list[str]  # tensors of the model the file does not have
     key_map: str | None = None  # the renaming applied to another codebase's names ("pyslowfast")
+
+
+class SenderInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    file: str  # base name of the --sender file (sender.pt of a `--stage sender` run)
+    sha256: Sha256
+    baseline: str  # the baseline whose sender stage wrote it
+    architecture: dict[str, Any]  # its inputs and architecture, as the file states them
+    run: dict[str, Any] | None  # the sender run: run_key, config_sha256, seed, dataset, ...
 
 
 class EvalViews(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -102,9 +111,10 @@ class RunRecord(Record, kw_only=True, forbid_unknown_fields=True):
     command: list[str] | None  # the command line (absolute paths replaced by "<path>")
     timing: dict[str, float]  # seconds: train_s, eval_s, score_s, total_s, ...
     paper_params_m: float | None  # the papers' #PM column
-    params: Count  # parameters of the built model
+    params: Count  # trainable parameters of the built model (the papers' count)
     params_m: float | None = None
     params_note: str | None = None  # why params differ from paper_params_m (the registry's note)
+    params_frozen: Count | None = None  # frozen parameters left out of params (a sender)
     predictions: dict[str, str]  # split -> prediction file, relative to the run folder
     scores: str | None  # the result record, relative to the run folder (None = not scored)
     benchmark_manifest: dict[str, Any] | None  # the embedded benchmark's manifest
@@ -117,6 +127,9 @@ class RunRecord(Record, kw_only=True, forbid_unknown_fields=True):
     skipped_samples: dict[str, list[SkippedSample]]  # split -> samples left out (--skip-bad)
     determinism: dict[str, Any] | None = None  # the pins of --deterministic; None = not asked
     container: ContainerInfo | None = None  # the image it ran in (--container); None = on the host
+    stage: Literal["sender", "main"] | None = None  # a distilling baseline's stage; None = none
+    sender: SenderInfo | None = None  # the frozen sender the run distilled from
+    method: dict[str, Any] | None = None  # a method's switches as the model ran them (TransM3E)
 
     def test_frames(self) -> int | None:
         frames = self.data_settings.eval.get("frames")
