@@ -212,15 +212,30 @@ def test_a_preset_cell_runs_with_its_preset(bench, tmp_path):
     assert entry.meta.preset == "paper"
 
 
-def test_a_video_baseline_in_a_table(bench):
-    from amge_eval.baselines.registry import list_baselines
+@pytest.mark.slow
+def test_a_video_baseline_in_a_table(tmp_path_factory, tmp_path):
+    """A tiny video baseline goes through run-table as the skeleton ones do: its cell trains on
+    the embedded benchmark's videos, its entry and its row in the exports are made."""
+    from amge_eval.harness.synth.generate import generate_benchmark
 
-    video = [s.name for s in list_baselines() if s.family == "video"]
-    if not video:
-        pytest.skip("no video baseline is registered in this version (baselines/models/ has "
-                    "none), so the table's end-to-end test runs statistical and GCN baselines")
-    pytest.skip(f"video baselines {video} are registered, but their tiny settings are not "
-                f"written into this test yet")
+    home = tmp_path_factory.mktemp("video-table")
+    generate_benchmark(home / "labels", home / "data", clips_per_activity=3, video=True,
+                       size=128, frames=(40, 56))
+    table = tmp_path / "t.toml"
+    table.write_text('table_version = 1\ntitle = "video"\nbaselines = ["c2d-r50-tiny"]\n'
+                     'datasets = ["synth"]\nseeds = [0]\nresamples = 200\nthreads = 1\n'
+                     '[baseline.c2d-r50-tiny]\nset = ["train.epochs=1"]\n')
+    out = tmp_path / "out"
+    res = run_table(table, options(home, out))
+    assert not res.failures, res.failures
+    assert [v.status for v in res.views] == ["done"]
+    cell = res.plan.cells[0]
+    run = RunRecord.read(cell.folder / "run.json")
+    assert run.family == "video" and run.config_sha256 == cell.digest and run.epochs == 1
+    (entry,) = res.assembly.entries.values()
+    assert entry.status == "reproduced" and entry.record.seeds == [0]
+    rows = json.loads((out / "table.json").read_text())["datasets"][0]["rows"]
+    assert [r["name"] for r in rows] == [entry.name]
 
 
 @pytest.mark.slow
