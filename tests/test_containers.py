@@ -214,8 +214,10 @@ def _wheels(timings: dict) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     dest = cache / "amge-eval-tests" / "wheels"
     t0 = time.perf_counter()
-    res = _sh([sys.executable, "-m", "pip", "download", "--quiet", "--dest", dest,
-               "--only-binary", ":all:", "-c", ROOT / "baselines/containers/constraints.txt",
+    # `pip wheel`, not `pip download --only-binary`: pytorchvideo, fvcore and iopath publish
+    # source distributions only, which become wheels here so that the build can be offline
+    res = _sh([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", dest,
+               "-c", ROOT / "baselines/containers/constraints.txt",
                f"{ROOT}[baselines]", TORCH_CPU, "setuptools"], cwd=ROOT)
     if res.returncode != 0:
         _skip(f"pip could not fetch the image's wheels ({TORCH_CPU} among them): "
