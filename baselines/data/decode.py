@@ -15,7 +15,6 @@ A file that cannot be opened or decoded raises ``VideoError`` (E710) naming it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from amge_eval.harness.folder import VIDEO_SUFFIXES  # noqa: F401 - what counts as a video file
 
-from .video import VideoError
+from .video import VideoError, _open, _why
 
 
 @dataclass(frozen=True)
@@ -45,25 +44,6 @@ def quarter_turns(frame) -> int:
     """Counterclockwise quarter turns that bring a decoded frame upright (its display matrix)."""
     degrees = getattr(frame, "rotation", 0) or 0
     return int(round(degrees / 90)) % 4
-
-
-def _why(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
-    return text.split(": '", 1)[0]
-
-
-def _open(path):
-    import av
-
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(path, _why(exc)) from exc
-    if not container.streams.video:
-        container.close()
-        raise VideoError(path, "the file has no video stream")
-    return container
 
 
 def read_frames(path, *, max_fps: float | None = None, max_side: int | None = None,
