@@ -155,6 +155,21 @@ def _flow_job(args: tuple[VideoJob, FlowSettings, Path]) -> tuple[str, str, dict
     return job.sample_id, "", {"frames": int(len(clip.times)), "seconds": clip.seconds}
 
 
+def _collect(job, todo, workers: int, progress: Progress, label: str):
+    """Run ``job`` over ``todo`` (``_run``); the failures by sample id with their reasons, the
+    compute seconds and the frames of the videos that succeeded."""
+    failed: dict[str, str] = {}
+    compute, frames = 0.0, 0
+    for sid, why, summary in _run(job, todo, workers, progress, label):
+        if why:
+            failed[sid] = why
+            progress.note(f"cannot read {sid}: {why}")
+        else:
+            compute += summary["seconds"]
+            frames += summary["frames"]
+    return failed, compute, frames
+
+
 def _run(fn, tasks: list, workers: int, progress: Progress, task: str):
     """Yield fn(task) results as they finish, in ``workers`` processes (spawned: each starts
     its own estimator) or in this one."""
@@ -209,15 +224,7 @@ def extract_skeletons(jobs: list[VideoJob], out, *, settings: PoseSettings | Non
     keys = {j.sample_id: _video_key(j, info) for j in jobs}
     todo = [(j, s, parts / f"{keys[j.sample_id]}.npz") for j in jobs
             if not (parts / f"{keys[j.sample_id]}.npz").is_file()]
-    failed: dict[str, str] = {}
-    compute, frames_new = 0.0, 0
-    for sid, why, summary in _run(_pose_job, todo, workers, progress, "skeletons"):
-        if why:
-            failed[sid] = why
-            progress.note(f"cannot read {sid}: {why}")
-        else:
-            compute += summary["seconds"]
-            frames_new += summary["frames"]
+    failed, compute, frames_new = _collect(_pose_job, todo, workers, progress, "skeletons")
     if failed and not skip_bad:
         raise _failure(failed, jobs, f"The other videos' skeletons are kept in {parts}, and a "
                                      f"rerun computes only what is missing")
@@ -272,15 +279,7 @@ def extract_flow(jobs: list[VideoJob], out_dir, *, settings: FlowSettings | None
         raise AmgeError(f"{len(other)} flow files under {out_dir} hold other settings or are "
                         f"unreadable (first: {other[0]}); pass --replace to recompute them",
                         code="E716")
-    failed: dict[str, str] = {}
-    compute, frames_new = 0.0, 0
-    for sid, why, summary in _run(_flow_job, todo, workers, progress, "optical flow"):
-        if why:
-            failed[sid] = why
-            progress.note(f"cannot read {sid}: {why}")
-        else:
-            compute += summary["seconds"]
-            frames_new += summary["frames"]
+    failed, compute, frames_new = _collect(_flow_job, todo, workers, progress, "optical flow")
     if failed and not skip_bad:
         raise _failure(failed, jobs, f"The other videos' flow files are written under {out_dir}, "
                                      f"and a rerun computes only what is missing")
