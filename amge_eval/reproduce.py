@@ -53,6 +53,16 @@ def reproduce(baselines=DEFAULT_BASELINES, *, runs_dir: Path = Path("runs"),
     ``preset`` (e.g. "paper") runs the trained baselines under that config preset, into run
     folders and entries named ``<baseline>-<preset>``; statistical baselines have no settings
     and run as they are."""
+    from amge_eval.harness.bootstrap import check_resamples, check_seed
+    from amge_eval.harness.errors import AmgeError
+
+    # flags a user can get wrong fail before anything is generated, trained or written
+    if not seeds:
+        raise AmgeError("--seeds must be at least 1 (the seeds 0..N-1 each baseline trains "
+                        "with)", code="E600")
+    for seed in seeds:
+        check_seed(seed)
+    check_resamples(resamples, 0.95)
     if deterministic:  # before anything imports torch (the registry does)
         from amge_eval.baselines.determinism import pin_environment
 

@@ -60,3 +60,21 @@ def test_seeds_make_one_entry_with_the_mean_and_each_seed(tmp_path, committed):
     assert res.spreads["random"]["test_a"] == pytest.approx(cell.spread())
     page = (tmp_path / "site" / "synth" / "random.html").read_text()
     assert "<h2>Seeds</h2>" in page
+
+
+@pytest.mark.parametrize("kw, message", [({"seeds": ()}, "--seeds must be at least 1"),
+                                         ({"seeds": (-1,)}, "--seed must be an integer"),
+                                         ({"resamples": 5}, "--resamples must be from 100")])
+def test_bad_flags_fail_before_anything_is_generated_or_written(tmp_path, committed, kw,
+                                                                message):
+    from amge_eval.harness.errors import AmgeError
+
+    before = tree_digest(committed)
+    with pytest.raises(AmgeError, match=message) as err:
+        reproduce(("random",), runs_dir=tmp_path / "runs", committed=committed,
+                  site_dir=tmp_path / "site", labels_dir=tmp_path / "labels",
+                  data_root=tmp_path / "data", **kw)
+    assert err.value.code == "E600"
+    assert tree_digest(committed) == before
+    assert not any(p.exists() for p in (tmp_path / "runs", tmp_path / "site",
+                                        tmp_path / "labels", tmp_path / "data"))
